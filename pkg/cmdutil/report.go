@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/otomi/otomi/pkg/iostreams"
@@ -36,21 +37,34 @@ func PrintProblems(ios *iostreams.IOStreams, w io.Writer, subject string, ps val
 		icon, state = ios.FailureIcon(), "invalid"
 	}
 	fmt.Fprintf(w, "%s %s %s: %s\n", icon, subject, state, strings.Join(counts, ", "))
-	width := 0
-	for _, p := range ps {
-		if n := len(p.Origin.String()); n > width {
-			width = n
+	sorted := append(values.Problems{}, ps...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if a.Warning != b.Warning {
+			return !a.Warning
 		}
+		if a.Origin.File != b.Origin.File {
+			return a.Origin.File < b.Origin.File
+		}
+		if a.Origin.Line != b.Origin.Line {
+			return a.Origin.Line < b.Origin.Line
+		}
+		return a.Origin.Column < b.Origin.Column
+	})
+	locWidth, ptrWidth := 0, 0
+	for _, p := range sorted {
+		locWidth = max(locWidth, len(p.Origin.String()))
+		ptrWidth = max(ptrWidth, len(p.Pointer))
 	}
 	for _, warning := range []bool{false, true} {
-		for _, p := range ps {
+		for _, p := range sorted {
 			if p.Warning != warning {
 				continue
 			}
 			loc := p.Origin.String()
-			line := "  " + loc + strings.Repeat(" ", width-len(loc))
-			if p.Pointer != "" {
-				line += "  " + p.Pointer
+			line := "  " + loc + strings.Repeat(" ", locWidth-len(loc))
+			if ptrWidth > 0 {
+				line += "  " + p.Pointer + strings.Repeat(" ", ptrWidth-len(p.Pointer))
 			}
 			msg := p.Message
 			if warning {

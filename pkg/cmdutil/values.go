@@ -24,14 +24,25 @@ type LoadedValues struct {
 // checks it: schema, secret placement, encryption. The error is for a repo
 // that cannot be read at all.
 func LoadValues(ctx context.Context, f *Factory, filesOnly bool) (*LoadedValues, error) {
-	sch, err := f.Schema()
-	if err != nil {
-		return nil, err
+	// Compiling the schema and reading the repo are independent: overlap them.
+	type compiled struct {
+		s   *schema.Schema
+		err error
 	}
+	ready := make(chan compiled, 1)
+	go func() {
+		s, err := f.Schema()
+		ready <- compiled{s, err}
+	}()
 	v, err := values.Load(ctx, f.Globals.EnvDir, f.Crypto())
+	c := <-ready
+	if c.err != nil {
+		return nil, c.err
+	}
 	if err != nil {
 		return nil, err
 	}
+	sch := c.s
 	f.Logger.Debug("values loaded", "root", v.Repo.Root, "files", len(v.Sources))
 	loadProblems := append(values.Problems{}, v.Problems...)
 	problems := append(values.Problems{}, loadProblems...)
