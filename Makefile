@@ -9,6 +9,11 @@ LDFLAGS := -s -w -X github.com/otomi/otomi/pkg/build.Version=$(VERSION) -X githu
 TOOLS_CACHE ?= $(HOME)/.cache/otomi-tools
 SOPS_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/getsops/sops/v3)
 SOPS := $(TOOLS_CACHE)/sops-$(SOPS_VERSION)/sops
+HELM_VERSION := $(shell $(GO) list -m -f '{{.Version}}' helm.sh/helm/v3)
+HELM := $(TOOLS_CACHE)/helm-$(HELM_VERSION)/helm
+HELMFILE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/helmfile/helmfile)
+HELMFILE := $(TOOLS_CACHE)/helmfile-$(HELMFILE_VERSION)/helmfile
+TOOLS_ENV := OTOMI_TEST_SOPS=$(SOPS) OTOMI_TEST_HELM=$(HELM) OTOMI_TEST_HELMFILE=$(HELMFILE)
 
 # The bundled example values repo and its test-only age key.
 EXAMPLE := examples/demo
@@ -21,15 +26,24 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/otomi ./cmd/otomi
 
-# The real sops CLI (the version in go.mod) for the interop tests.
-tools: $(SOPS)
+# The reference CLIs, built from the versions in go.mod, for the interop and
+# equivalence tests: sops, helm v3 (stamped with its version and a current
+# default Kubernetes version, as its release builds are) and helmfile.
+tools: $(SOPS) $(HELM) $(HELMFILE)
 $(SOPS):
 	mkdir -p $(dir $@)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $@.tmp github.com/getsops/sops/v3/cmd/sops && mv $@.tmp $@
+$(HELM):
+	mkdir -p $(dir $@)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=35" -o $@.tmp helm.sh/helm/v3/cmd/helm && mv $@.tmp $@
+$(HELMFILE):
+	mkdir -p $(dir $@)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $@.tmp github.com/helmfile/helmfile && mv $@.tmp $@
 
-# Every test: unit, golden, interop with the real sops CLI, end to end.
+# Every test: unit, golden, interop with the real sops CLI, equivalence with
+# the real helmfile, end to end.
 test: tools
-	OTOMI_TEST_SOPS=$(SOPS) $(GO) test -shuffle=on -count=1 ./...
+	$(TOOLS_ENV) $(GO) test -shuffle=on -count=1 ./...
 
 # Unit tests only (no interop tools needed).
 test-unit:
@@ -38,12 +52,13 @@ test-unit:
 # The main job on the bundled example values repo.
 demo: build
 	SOPS_AGE_KEY_FILE=$(EXAMPLE_KEY) bin/otomi validate-values --env-dir $(EXAMPLE)
-	SOPS_AGE_KEY_FILE=$(EXAMPLE_KEY) bin/otomi values --env-dir $(EXAMPLE) --exclude-secrets > /dev/null
-	@echo "merged values (secrets redacted): SOPS_AGE_KEY_FILE=$(EXAMPLE_KEY) bin/otomi values --env-dir $(EXAMPLE) --exclude-secrets"
+	SOPS_AGE_KEY_FILE=$(EXAMPLE_KEY) bin/otomi list --env-dir $(EXAMPLE)
+	SOPS_AGE_KEY_FILE=$(EXAMPLE_KEY) bin/otomi template --env-dir $(EXAMPLE) --output-dir bin/demo-manifests
+	SOPS_AGE_KEY_FILE=$(EXAMPLE_KEY) bin/otomi images --env-dir $(EXAMPLE)
 
-bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/cmdutil
-	OTOMI_BIN=$(CURDIR)/bin/otomi $(GO) test -run '^$$' -bench . -benchtime 20x -count=1 ./tests
+bench: build tools
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/cmdutil ./pkg/render
+	$(TOOLS_ENV) OTOMI_BIN=$(CURDIR)/bin/otomi $(GO) test -run '^$$' -bench . -benchtime 10x -count=1 ./tests
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

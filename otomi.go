@@ -1,10 +1,20 @@
 // Package otomi holds the platform that the otomi binary carries: the
-// values schema (and, as they land, helmfile.d, charts and templates).
+// values schema, helmfile.d, the charts and the shared templates.
 package otomi
 
-import _ "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
 // ValuesSchema is values-schema.yaml, the JSON schema of a values repo.
 //
 //go:embed values-schema.yaml
 var ValuesSchema []byte
+
+//go:embed all:charts all:helmfile.d all:templates values-schema.yaml
+var platform embed.FS
+
+// Platform returns the platform files: charts/, helmfile.d/, templates/
+// and values-schema.yaml, as they were when the binary was built.
+func Platform() fs.FS { return platform }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,4 +48,68 @@ func BenchmarkCLI(b *testing.B) {
 			b.ReportMetric(float64(wall.Milliseconds())/float64(b.N), "wall-ms/op")
 		})
 	}
+}
+
+// measure runs a command and returns its wall time and peak RSS in MB.
+func measure(b *testing.B, cmd *exec.Cmd) (time.Duration, float64) {
+	b.Helper()
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s: %v\n%s", cmd.Path, err, errOut.String())
+	}
+	wall := time.Since(start)
+	var rss float64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) / 1024
+	}
+	return wall, rss
+}
+
+// BenchmarkTemplateVsHelmfile renders the example platform with the otomi
+// binary and with helmfile template (+ helm v3, --skip-deps, the same
+// helmfile.d and values) alternately, and reports both and their ratio.
+func BenchmarkTemplateVsHelmfile(b *testing.B) {
+	bin := os.Getenv("OTOMI_BIN")
+	if bin == "" {
+		b.Fatal("set OTOMI_BIN to the otomi binary ('make bench' does)")
+	}
+	helmfile, helm := referenceTools(b)
+	top := repoRoot(b)
+	key := filepath.Join(top, "testdata", "age", "test-only.agekey")
+	example := filepath.Join(top, "examples", "demo")
+	env := append(os.Environ(), "SOPS_AGE_KEY_FILE="+key, "TMPDIR="+b.TempDir(), "HELM_CACHE_HOME="+b.TempDir(), "HELM_CONFIG_HOME="+b.TempDir(), "HELM_DATA_HOME="+b.TempDir())
+	// helmfile gets the merged values (secrets redacted) as a state values
+	// file; otomi reads the values repo itself, decrypting in memory.
+	valuesCmd := exec.Command(bin, "values", "--exclude-secrets", "--env-dir", example)
+	valuesCmd.Env = env
+	merged, err := valuesCmd.Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stateValues := filepath.Join(b.TempDir(), "values.yaml")
+	if err := os.WriteFile(stateValues, merged, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var otomiWall, hfWall time.Duration
+	var otomiRSS, hfRSS float64
+	for b.Loop() {
+		c := exec.Command(bin, "template", "--env-dir", example, "--platform-dir", top)
+		c.Env = env
+		w, r := measure(b, c)
+		otomiWall += w
+		otomiRSS = max(otomiRSS, r)
+		h := exec.Command(helmfile, "--helm-binary", helm, "-f", filepath.Join(top, "helmfile.d"), "--state-values-file", stateValues, "template", "--skip-deps", "--kube-version", "1.35")
+		h.Env = env
+		w, r = measure(b, h)
+		hfWall += w
+		hfRSS = max(hfRSS, r)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(otomiWall.Milliseconds())/n, "otomi-ms/op")
+	b.ReportMetric(float64(hfWall.Milliseconds())/n, "helmfile-ms/op")
+	b.ReportMetric(float64(hfWall)/float64(otomiWall), "speedup-x")
+	b.ReportMetric(otomiRSS, "otomi-peak-RSS-MB")
+	b.ReportMetric(hfRSS, "helmfile-peak-RSS-MB")
 }

@@ -15,7 +15,11 @@ import (
 // Globals are the settings of the root command (flags, OTOMI_* env vars,
 // config file), resolved before a command runs.
 type Globals struct {
-	EnvDir         string
+	EnvDir string
+	// EnvDirSet is true when the user named the env dir (flag, variable
+	// or config file) rather than relying on the default.
+	EnvDirSet      bool
+	PlatformDir    string
 	LogLevel       string
 	Debug          bool
 	NoColor        bool

@@ -18,7 +18,10 @@ import (
 	"github.com/otomi/otomi/pkg/build"
 	"github.com/otomi/otomi/pkg/cmd/decrypt"
 	"github.com/otomi/otomi/pkg/cmd/encrypt"
+	"github.com/otomi/otomi/pkg/cmd/images"
+	"github.com/otomi/otomi/pkg/cmd/list"
 	"github.com/otomi/otomi/pkg/cmd/printvalues"
+	"github.com/otomi/otomi/pkg/cmd/template"
 	"github.com/otomi/otomi/pkg/cmd/validatevalues"
 	"github.com/otomi/otomi/pkg/cmd/version"
 	"github.com/otomi/otomi/pkg/cmdutil"
@@ -109,6 +112,7 @@ Secrets are decrypted in memory only; nothing decrypted is written to disk.`,
 	pf.Bool("debug", false, "log debug diagnostics (same as --log-level debug) [$OTOMI_DEBUG]")
 	pf.Bool("no-color", false, "no colours in output [$OTOMI_NO_COLOR, $NO_COLOR]")
 	pf.Bool("non-interactive", false, "never prompt [$OTOMI_NON_INTERACTIVE]")
+	pf.String("platform-dir", "", "render this platform (a folder with helmfile.d/, charts/, templates/) instead of the one built in [$OTOMI_PLATFORM_DIR]")
 	pf.String("config", "", "config file (YAML) with defaults for these flags [$OTOMI_CONFIG]")
 
 	cmd.AddCommand(
@@ -117,6 +121,9 @@ Secrets are decrypted in memory only; nothing decrypted is written to disk.`,
 		encrypt.NewCmdEncrypt(f, nil),
 		decrypt.NewCmdDecrypt(f, nil),
 		version.NewCmdVersion(f),
+		template.NewCmdTemplate(f, nil),
+		list.NewCmdList(f, nil),
+		images.NewCmdImages(f, nil),
 	)
 	return cmd
 }
@@ -143,6 +150,8 @@ func resolveGlobals(cmd *cobra.Command, v *viper.Viper, f *cmdutil.Factory) erro
 	}
 	g := f.Globals
 	g.EnvDir = v.GetString("env-dir")
+	g.EnvDirSet = cmd.Flags().Changed("env-dir") || os.Getenv("OTOMI_ENV_DIR") != "" || v.InConfig("env-dir")
+	g.PlatformDir = v.GetString("platform-dir")
 	g.LogLevel = v.GetString("log-level")
 	g.Debug = v.GetBool("debug")
 	g.NoColor = v.GetBool("no-color")

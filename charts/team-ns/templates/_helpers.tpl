@@ -1,0 +1,53 @@
+{{/* Name of the chart, used as app.kubernetes.io/name. */}}
+{{- define "team-ns.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Chart label: name-version. */}}
+{{- define "team-ns.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of the team. */}}
+{{- define "team-ns.team" -}}
+{{- required "team.name is required" .Values.team.name -}}
+{{- end -}}
+
+{{/* Namespace of the team: team-<name>. */}}
+{{- define "team-ns.namespace" -}}
+{{- printf "team-%s" (include "team-ns.team" .) -}}
+{{- end -}}
+
+{{/* Standard labels of every object, plus otomi.io/team. */}}
+{{- define "team-ns.labels" -}}
+helm.sh/chart: {{ include "team-ns.chart" . }}
+app.kubernetes.io/name: {{ include "team-ns.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: otomi
+otomi.io/team: {{ include "team-ns.team" . | quote }}
+{{- end -}}
+
+{{/*
+Ingress class of a service: its ingressClassName when set; otherwise the platform class for public
+services and the first of ingress.classNames for sso services (the platform class when there is none).
+Call with (dict "svc" $svc "ctx" $).
+*/}}
+{{- define "team-ns.ingressClass" -}}
+{{- $v := .ctx.Values -}}
+{{- if .svc.ingressClassName -}}
+{{- .svc.ingressClassName -}}
+{{- else if and (eq .svc.ingress "sso") $v.ingress.classNames -}}
+{{- first $v.ingress.classNames -}}
+{{- else -}}
+{{- $v.ingress.platformClassName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Host of a service: <host or name-team>.<domain or domainSuffix>. Call with (dict "svc" $svc "ctx" $). */}}
+{{- define "team-ns.host" -}}
+{{- $label := .svc.host | default (printf "%s-%s" .svc.name (include "team-ns.team" .ctx)) -}}
+{{- $domain := .svc.domain | default (required "domainSuffix is required" .ctx.Values.domainSuffix) -}}
+{{- printf "%s.%s" $label $domain -}}
+{{- end -}}
