@@ -19,7 +19,7 @@ TOOLS_ENV := OTOMI_TEST_SOPS=$(SOPS) OTOMI_TEST_HELM=$(HELM) OTOMI_TEST_HELMFILE
 EXAMPLE := examples/demo
 EXAMPLE_KEY := testdata/age/test-only.agekey
 
-.PHONY: all build test test-unit tools bench lint demo clean
+.PHONY: all build test test-unit tools bench lint demo clean schemas
 
 all: build
 
@@ -66,3 +66,9 @@ lint:
 
 clean:
 	rm -rf bin
+
+# The Kubernetes API schemas built into validate-templates: the OpenAPI of each
+# supported minor's k8s.io/kubernetes module (via the Go module proxy).
+KUBE_SCHEMA_VERSIONS := v1.35.4 v1.34.4 v1.33.13 v1.32.13 v1.31.14
+schemas:
+	$(GO) run ./internal/cmd/genschemas -out pkg/validate/schemas $(KUBE_SCHEMA_VERSIONS)

@@ -12,9 +12,9 @@ import (
 //go:embed values-schema.yaml
 var ValuesSchema []byte
 
-//go:embed all:charts all:helmfile.d all:templates values-schema.yaml
+//go:embed all:charts all:helmfile.d all:templates all:policies values-schema.yaml
 var platform embed.FS
 
 // Platform returns the platform files: charts/, helmfile.d/, templates/
-// and values-schema.yaml, as they were when the binary was built.
+// policies/ and values-schema.yaml, as they were when the binary was built.
 func Platform() fs.FS { return platform }

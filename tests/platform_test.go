@@ -29,11 +29,11 @@ func examplePlatform(t *testing.T, flags cmdutil.RenderFlags) ([]*render.Release
 	f.Globals.EnvDirSet = true
 	f.Globals.PlatformDir = top
 	ctx := context.Background()
-	releases, err := cmdutil.LoadReleases(ctx, f, flags)
+	loaded, err := cmdutil.LoadReleases(ctx, f, flags)
 	require.NoError(t, err, errOut.String())
-	manifests, err := render.Render(ctx, releases, render.RenderOptions{IncludeCRDs: true})
+	manifests, err := render.Render(ctx, loaded.Releases, render.RenderOptions{IncludeCRDs: true})
 	require.NoError(t, err)
-	return releases, manifests
+	return loaded.Releases, manifests
 }
 
 var secretData = regexp.MustCompile(`(?m)^(  [A-Za-z0-9._-]+: ).+$`)
@@ -87,8 +87,8 @@ func TestPlatformGolden(t *testing.T) {
 // Kubernetes object needs, and no object is rendered twice.
 func TestPlatformStructure(t *testing.T) {
 	releases, manifests := examplePlatform(t, cmdutil.RenderFlags{})
-	for _, err := range render.CheckStructure(manifests) {
-		t.Error(err)
+	for _, p := range render.CheckStructure(manifests) {
+		t.Error(p)
 	}
 	for _, r := range releases {
 		for _, k := range []string{"name", "namespace", "chart", "app", "group", "stage"} {

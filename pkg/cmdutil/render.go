@@ -28,17 +28,31 @@ type RenderFlags struct {
 	StateValuesFiles []string
 }
 
+// Loaded is what a rendering command starts from.
+type Loaded struct {
+	Releases []*render.Release
+	// Values are the values repo's (nil when rendering -f without --env-dir).
+	Values *values.Values
+	// PlatformDir is the platform rendered ("" with -f).
+	PlatformDir string
+	// StateValues are the values the helmfile saw: the values repo's with
+	// the --state-values-file layers merged over them (nil when none).
+	StateValues map[string]any
+}
+
 // LoadReleases loads the releases to render: the platform's helmfile.d
 // with the values repo as state values (refusing invalid values with the
 // validate-values report, exit 3), or the helmfile named by --file, with
 // the values repo's values only when --env-dir was given.
-func LoadReleases(ctx context.Context, f *Factory, flags RenderFlags) ([]*render.Release, error) {
+func LoadReleases(ctx context.Context, f *Factory, flags RenderFlags) (*Loaded, error) {
 	opts := render.LoadOptions{File: flags.File, Selectors: flags.Selectors, Environment: flags.Environment, KubeVersion: flags.KubeVersion}
+	loaded := &Loaded{}
 	if flags.File == "" {
 		dir, err := platform.Dir(f.Globals.PlatformDir, otomi.Platform(), platform.CacheDir())
 		if err != nil {
 			return nil, err
 		}
+		loaded.PlatformDir = dir
 		opts.File = filepath.Join(dir, platform.HelmfileDir)
 	}
 	if flags.File == "" || f.Globals.EnvDirSet {
@@ -50,6 +64,7 @@ func LoadReleases(ctx context.Context, f *Factory, flags RenderFlags) ([]*render
 			PrintProblems(f.IOStreams, f.IOStreams.ErrOut, "values", lv.Problems)
 			return nil, ErrValidation
 		}
+		loaded.Values = lv.Values
 		opts.StateValues = lv.Values.Tree
 		if opts.KubeVersion == "" {
 			if kv, ok := values.Get(lv.Values.Tree, "/cluster/k8sVersion"); ok {
@@ -76,7 +91,9 @@ func LoadReleases(ctx context.Context, f *Factory, flags RenderFlags) ([]*render
 		return nil, err
 	}
 	f.Logger.Debug("releases loaded", "count", len(releases))
-	return releases, nil
+	loaded.Releases = releases
+	loaded.StateValues = opts.StateValues
+	return loaded, nil
 }
 
 // RenderError wraps render errors so that each failing release shows on a

@@ -112,12 +112,16 @@ func renderRelease(ctx context.Context, r *Release, opts RenderOptions) (*Manife
 	for _, h := range rel.Hooks {
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 	}
-	m := &Manifest{Release: r, Text: b.String()}
-	m.Objects, err = parseObjects(r, m.Text)
+	return NewManifest(r, b.String())
+}
+
+// NewManifest parses the rendered text of a release into a Manifest.
+func NewManifest(r *Release, text string) (*Manifest, error) {
+	objs, err := parseObjects(r, text)
 	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	return &Manifest{Release: r, Text: text, Objects: objs}, nil
 }
 
 func deepCopyMap(m map[string]any) map[string]any {

@@ -114,11 +114,26 @@ var clusterScoped = map[string]bool{
 	"DeviceClass": true, "VolumeAttributesClass": true,
 }
 
+// StructureProblem is an object that lacks what every Kubernetes object
+// needs, or one rendered twice.
+type StructureProblem struct {
+	Release *Release
+	Object  *Object
+	// Rule is missing-field, scope or duplicate.
+	Rule    string
+	Message string
+}
+
+func (p StructureProblem) Error() string {
+	return fmt.Sprintf("release %s, %s: %s", p.Release.Name, sourceOr(p.Object.Source, "?"), p.Message)
+}
+
 // CheckStructure reports objects that lack what every Kubernetes object
 // needs: apiVersion, kind, metadata.name and, for namespaced kinds, a
 // namespace. Custom kinds are namespaced unless a rendered CRD says
-// otherwise. Duplicates (same kind, namespace and name) are reported too.
-func CheckStructure(manifests []*Manifest) []error {
+// otherwise. Duplicates (same kind, namespace and name) are reported too,
+// except identical CRDs that several releases of one chart share.
+func CheckStructure(manifests []*Manifest) []StructureProblem {
 	scope := map[string]string{}
 	for _, m := range manifests {
 		for _, o := range m.Objects {
@@ -131,12 +146,14 @@ func CheckStructure(manifests []*Manifest) []error {
 			}
 		}
 	}
-	var errs []error
+	var out []StructureProblem
 	type first struct{ release, body string }
 	seen := map[string]first{}
 	for _, m := range manifests {
 		for _, o := range m.Objects {
-			where := fmt.Sprintf("release %s, %s", m.Release.Name, sourceOr(o.Source, "?"))
+			add := func(rule, format string, args ...any) {
+				out = append(out, StructureProblem{Release: m.Release, Object: o, Rule: rule, Message: fmt.Sprintf(format, args...)})
+			}
 			var missing []string
 			if o.APIVersion == "" {
 				missing = append(missing, "apiVersion")
@@ -152,26 +169,25 @@ func CheckStructure(manifests []*Manifest) []error {
 				missing = append(missing, "metadata.namespace")
 			}
 			if !namespaced && o.Namespace != "" {
-				errs = append(errs, fmt.Errorf("%s: %s is cluster-scoped but sets metadata.namespace %q", where, o.Ref(), o.Namespace))
+				add("scope", "%s is cluster-scoped but sets metadata.namespace %q", o.Ref(), o.Namespace)
 			}
 			if len(missing) > 0 {
-				errs = append(errs, fmt.Errorf("%s: %s %q lacks %s", where, sourceOr(o.Kind, "object"), o.Name, strings.Join(missing, ", ")))
+				add("missing-field", "%s %q lacks %s", sourceOr(o.Kind, "object"), o.Name, strings.Join(missing, ", "))
 				continue
 			}
 			key := o.APIVersion + " " + o.Ref()
 			body := strings.TrimPrefix(o.YAML, "# Source: "+o.Source+"\n")
 			if prev, dup := seen[key]; dup {
-				// Releases of one chart share its CRDs; helm installs them once.
 				if o.Kind == "CustomResourceDefinition" && prev.body == body {
 					continue
 				}
-				errs = append(errs, fmt.Errorf("%s: %s is also rendered by release %s", where, o.Ref(), prev.release))
+				add("duplicate", "%s is also rendered by release %s", o.Ref(), prev.release)
 				continue
 			}
 			seen[key] = first{m.Release.Name, body}
 		}
 	}
-	return errs
+	return out
 }
 
 // Images lists the container images the manifests use, sorted and

@@ -115,10 +115,10 @@ func TestCheckStructure(t *testing.T) {
 		"# Source: c/templates/e.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n  namespace: ns\n",
 	}, "---\n"))
 	require.NoError(t, err)
-	errs := CheckStructure([]*Manifest{{Release: r, Objects: objs}})
+	problems := CheckStructure([]*Manifest{{Release: r, Objects: objs}})
 	var msgs []string
-	for _, e := range errs {
-		msgs = append(msgs, e.Error())
+	for _, p := range problems {
+		msgs = append(msgs, p.Error())
 	}
 	assert.Equal(t, []string{
 		`release x, c/templates/a.yaml: ConfigMap "a" lacks metadata.namespace`,

@@ -49,10 +49,11 @@ of every kind that carries a pod spec.`,
 
 // Run prints the images.
 func Run(ctx context.Context, opts *Options) error {
-	releases, err := cmdutil.LoadReleases(ctx, opts.Factory, opts.Render)
+	loaded, err := cmdutil.LoadReleases(ctx, opts.Factory, opts.Render)
 	if err != nil {
 		return err
 	}
+	releases := loaded.Releases
 	manifests, err := render.Render(ctx, releases, render.RenderOptions{})
 	if err != nil {
 		return cmdutil.RenderError(err)

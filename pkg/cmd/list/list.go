@@ -51,10 +51,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 
 // Run lists the releases.
 func Run(ctx context.Context, opts *Options) error {
-	releases, err := cmdutil.LoadReleases(ctx, opts.Factory, opts.Render)
+	loaded, err := cmdutil.LoadReleases(ctx, opts.Factory, opts.Render)
 	if err != nil {
 		return err
 	}
+	releases := loaded.Releases
 	for _, r := range releases {
 		if md, err := chartutil.LoadChartfile(r.ChartPath + "/Chart.yaml"); err == nil {
 			r.ChartVersion = md.Version

@@ -22,6 +22,7 @@ import (
 	"github.com/otomi/otomi/pkg/cmd/list"
 	"github.com/otomi/otomi/pkg/cmd/printvalues"
 	"github.com/otomi/otomi/pkg/cmd/template"
+	"github.com/otomi/otomi/pkg/cmd/validatetemplates"
 	"github.com/otomi/otomi/pkg/cmd/validatevalues"
 	"github.com/otomi/otomi/pkg/cmd/version"
 	"github.com/otomi/otomi/pkg/cmdutil"
@@ -124,6 +125,7 @@ Secrets are decrypted in memory only; nothing decrypted is written to disk.`,
 		template.NewCmdTemplate(f, nil),
 		list.NewCmdList(f, nil),
 		images.NewCmdImages(f, nil),
+		validatetemplates.NewCmdValidateTemplates(f, nil),
 	)
 	return cmd
 }

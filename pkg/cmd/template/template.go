@@ -65,10 +65,11 @@ func AddRenderFlags(cmd *cobra.Command, r *cmdutil.RenderFlags) {
 
 // Run renders and writes the manifests.
 func Run(ctx context.Context, opts *Options) error {
-	releases, err := cmdutil.LoadReleases(ctx, opts.Factory, opts.Render)
+	loaded, err := cmdutil.LoadReleases(ctx, opts.Factory, opts.Render)
 	if err != nil {
 		return err
 	}
+	releases := loaded.Releases
 	manifests, err := render.Render(ctx, releases, render.RenderOptions{IncludeCRDs: opts.IncludeCRDs})
 	if err != nil {
 		return cmdutil.RenderError(err)
