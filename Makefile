@@ -13,13 +13,20 @@ HELM_VERSION := $(shell $(GO) list -m -f '{{.Version}}' helm.sh/helm/v3)
 HELM := $(TOOLS_CACHE)/helm-$(HELM_VERSION)/helm
 HELMFILE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/helmfile/helmfile)
 HELMFILE := $(TOOLS_CACHE)/helmfile-$(HELMFILE_VERSION)/helmfile
-TOOLS_ENV := OTOMI_TEST_SOPS=$(SOPS) OTOMI_TEST_HELM=$(HELM) OTOMI_TEST_HELMFILE=$(HELMFILE)
+KUBECONFORM_VERSION := v0.8.0
+KUBECONFORM := $(TOOLS_CACHE)/kubeconform-$(KUBECONFORM_VERSION)/kubeconform
+# A real kube-apiserver (and kubectl) of the version in tests/kube/tools/go.mod,
+# with Debian's etcd, for the tests that need an API server.
+KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {print $$3}' tests/kube/tools/go.mod)
+KUBE_DIR := $(TOOLS_CACHE)/kube-$(KUBE_VERSION)
+TOOLS_ENV := OTOMI_TEST_SOPS=$(SOPS) OTOMI_TEST_HELM=$(HELM) OTOMI_TEST_HELMFILE=$(HELMFILE) \
+	OTOMI_TEST_KUBECONFORM=$(KUBECONFORM) OTOMI_TEST_KUBE_APISERVER=$(KUBE_DIR)/kube-apiserver OTOMI_TEST_KUBECTL=$(KUBE_DIR)/kubectl
 
 # The bundled example values repo and its test-only age key.
 EXAMPLE := examples/demo
 EXAMPLE_KEY := testdata/age/test-only.agekey
 
-.PHONY: all build test test-unit tools bench lint demo clean schemas
+.PHONY: all build test test-unit tools kube bench lint demo clean schemas
 
 all: build
 
@@ -29,7 +36,12 @@ build:
 # The reference CLIs, built from the versions in go.mod, for the interop and
 # equivalence tests: sops, helm v3 (stamped with its version and a current
 # default Kubernetes version, as its release builds are) and helmfile.
-tools: $(SOPS) $(HELM) $(HELMFILE)
+tools: $(SOPS) $(HELM) $(HELMFILE) $(KUBECONFORM) kube
+kube:
+	OTOMI_TOOLS_CACHE=$(TOOLS_CACHE) tests/kube/build.sh >/dev/null
+$(KUBECONFORM):
+	mkdir -p $(dir $@)
+	GOBIN=$(dir $@) CGO_ENABLED=0 GOFLAGS= $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 $(SOPS):
 	mkdir -p $(dir $@)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $@.tmp github.com/getsops/sops/v3/cmd/sops && mv $@.tmp $@

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otomi/otomi/pkg/validate"
 )
 
 // BenchmarkCLI times whole invocations of the built binary ($OTOMI_BIN,
@@ -112,4 +115,58 @@ func BenchmarkTemplateVsHelmfile(b *testing.B) {
 	b.ReportMetric(float64(hfWall)/float64(otomiWall), "speedup-x")
 	b.ReportMetric(otomiRSS, "otomi-peak-RSS-MB")
 	b.ReportMetric(hfRSS, "helmfile-peak-RSS-MB")
+}
+
+// BenchmarkValidateVsKubeconform checks the example platform with otomi
+// validate-templates and with `helmfile template | kubeconform` (strict,
+// the same built-in schemas written in kubeconform's layout, missing
+// schemas of custom kinds ignored: kubeconform has no CRD schemas here)
+// alternately, and reports both and their ratio.
+func BenchmarkValidateVsKubeconform(b *testing.B) {
+	bin := os.Getenv("OTOMI_BIN")
+	kubeconform := os.Getenv("OTOMI_TEST_KUBECONFORM")
+	if bin == "" || kubeconform == "" {
+		b.Fatal("set OTOMI_BIN and OTOMI_TEST_KUBECONFORM ('make bench' does)")
+	}
+	helmfile, helm := referenceTools(b)
+	top := repoRoot(b)
+	key := filepath.Join(top, "testdata", "age", "test-only.agekey")
+	example := filepath.Join(top, "examples", "demo")
+	schemas := b.TempDir()
+	if err := validate.WriteKubeconformSchemas("1.35", schemas); err != nil {
+		b.Fatal(err)
+	}
+	env := append(os.Environ(), "SOPS_AGE_KEY_FILE="+key, "TMPDIR="+b.TempDir(), "HELM_CACHE_HOME="+b.TempDir(), "HELM_CONFIG_HOME="+b.TempDir(), "HELM_DATA_HOME="+b.TempDir())
+	valuesCmd := exec.Command(bin, "values", "--exclude-secrets", "--env-dir", example)
+	valuesCmd.Env = env
+	merged, err := valuesCmd.Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stateValues := filepath.Join(b.TempDir(), "values.yaml")
+	if err := os.WriteFile(stateValues, merged, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	pipeline := fmt.Sprintf("%s --helm-binary %s -f %s --state-values-file %s template --skip-deps --include-crds --kube-version 1.35 | %s -strict -summary -ignore-missing-schemas -schema-location '%s/{{ .ResourceKind }}{{ .KindSuffix }}.json'",
+		helmfile, helm, filepath.Join(top, "helmfile.d"), stateValues, kubeconform, schemas)
+	var otomiWall, refWall time.Duration
+	var otomiRSS, refRSS float64
+	for b.Loop() {
+		c := exec.Command(bin, "validate-templates", "--env-dir", example, "--platform-dir", top, "--kube-version", "1.35")
+		c.Env = env
+		w, r := measure(b, c)
+		otomiWall += w
+		otomiRSS = max(otomiRSS, r)
+		p := exec.Command("bash", "-o", "pipefail", "-c", pipeline)
+		p.Env = env
+		w, r = measure(b, p)
+		refWall += w
+		refRSS = max(refRSS, r)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(otomiWall.Milliseconds())/n, "otomi-ms/op")
+	b.ReportMetric(float64(refWall.Milliseconds())/n, "helmfile+kubeconform-ms/op")
+	b.ReportMetric(float64(refWall)/float64(otomiWall), "speedup-x")
+	b.ReportMetric(otomiRSS, "otomi-peak-RSS-MB")
+	b.ReportMetric(refRSS, "reference-peak-RSS-MB")
 }

@@ -6,6 +6,8 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -132,4 +134,46 @@ func (ks *kubeSchemas) servesGroupVersion(apiVersion string) bool {
 		}
 	}
 	return false
+}
+
+// WriteKubeconformSchemas writes the built-in schemas of a minor in
+// kubeconform's layout (<kind>[-<group>]-<version>.json referring to
+// _definitions.json), so both tools can check against the same schemas.
+func WriteKubeconformSchemas(minor, dir string) error {
+	raw, err := schemaFiles.ReadFile("schemas/kubernetes-" + minor + ".json.gz")
+	if err != nil {
+		return fmt.Errorf("no built-in schemas for Kubernetes %s", minor)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	var f schemaFile
+	if err := json.NewDecoder(zr).Decode(&f); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	defs, err := json.Marshal(map[string]any{"definitions": f.Definitions})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "_definitions.json"), defs, 0o644); err != nil {
+		return err
+	}
+	for gvk, def := range f.GVKs {
+		parts := strings.Split(gvk, "/")
+		kind := strings.ToLower(parts[len(parts)-1])
+		version := parts[len(parts)-2]
+		name := kind + "-" + version + ".json"
+		if len(parts) == 3 {
+			name = kind + "-" + strings.Split(parts[0], ".")[0] + "-" + version + ".json"
+		}
+		doc := fmt.Sprintf(`{"$ref": "_definitions.json#/definitions/%s"}`, def)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -91,3 +91,29 @@ func labelKeyProblem(k string) string {
 	}
 	return ""
 }
+
+// semanticProblems checks rules of the API server's validation that no
+// schema expresses and that charts commonly break.
+func semanticProblems(apiVersion, kind string, obj map[string]any) []violation {
+	var out []violation
+	if apiVersion == "v1" && kind == "Service" {
+		spec, _ := obj["spec"].(map[string]any)
+		ports, _ := spec["ports"].([]any)
+		if len(ports) > 1 {
+			seen := map[string]bool{}
+			for i, p := range ports {
+				pm, _ := p.(map[string]any)
+				name, _ := pm["name"].(string)
+				ptr := fmt.Sprintf("/spec/ports/%d/name", i)
+				switch {
+				case name == "":
+					out = append(out, violation{ptr, "a Service with several ports needs a name on each"})
+				case seen[name]:
+					out = append(out, violation{ptr, fmt.Sprintf("port name %q is used twice", name)})
+				}
+				seen[name] = true
+			}
+		}
+	}
+	return out
+}

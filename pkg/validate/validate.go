@@ -131,7 +131,12 @@ func Check(manifests []*render.Manifest, opts Options) (*Report, error) {
 					Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Pointer: ptr, Rule: rule, Severity: sev, Message: msg})
 			}
 			for _, p := range structural[o] {
-				add("", "", p.Rule, Error, p.Message)
+				sev := Error
+				if p.Rule == "scope" {
+					// The API server ignores it; it only misleads readers.
+					sev = Warning
+				}
+				add("", "", p.Rule, sev, p.Message)
 			}
 			if o.APIVersion != "" && o.Kind != "" {
 				for _, ks := range kube {
@@ -142,6 +147,9 @@ func Check(manifests []*render.Manifest, opts Options) (*Report, error) {
 				_, builtin := kube[0].gvks[o.APIVersion+"/"+o.Kind]
 				for _, v := range metaProblems(o.Kind, builtin, o.Body) {
 					add("", v.ptr, "metadata", Error, v.message)
+				}
+				for _, v := range semanticProblems(o.APIVersion, o.Kind, o.Body) {
+					add("", v.ptr, "semantic", Error, v.message)
 				}
 				for _, p := range opts.Policies {
 					action, params := opts.Settings.settingsFor(p, o.Namespace)

@@ -12,8 +12,8 @@
 // null, as the API server does.
 //
 // Usage: go run ./internal/cmd/genschemas -out pkg/validate/schemas v1.35.4 v1.34.4 ...
-// With -kubeconform DIR it writes, from one generated file, the same schemas
-// in kubeconform's folder layout (for the benchmark).
+// With -kubeconform DIR it writes the built-in schemas of one minor in
+// kubeconform's folder layout (for the benchmark).
 package main
 
 import (
@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/otomi/otomi/pkg/validate"
@@ -33,8 +32,8 @@ import (
 
 func main() {
 	out := flag.String("out", "pkg/validate/schemas", "folder for the generated files")
-	kubeconform := flag.String("kubeconform", "", "write kubeconform's layout of -from into this folder")
-	from := flag.String("from", "", "generated file to convert with -kubeconform")
+	kubeconform := flag.String("kubeconform", "", "write kubeconform's layout of the built-in schemas of -from into this folder")
+	from := flag.String("from", "", "generated file (kubernetes-X.Y.json.gz) to convert with -kubeconform")
 	flag.Parse()
 	if *kubeconform != "" {
 		if err := writeKubeconform(*from, *kubeconform); err != nil {
@@ -198,45 +197,6 @@ func nullable(s map[string]any) map[string]any {
 }
 
 func writeKubeconform(from, dir string) error {
-	raw, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	var f File
-	if err := json.NewDecoder(zr).Decode(&f); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	defs, err := json.Marshal(map[string]any{"definitions": f.Definitions})
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "_definitions.json"), defs, 0o644); err != nil {
-		return err
-	}
-	keys := make([]string, 0, len(f.GVKs))
-	for k := range f.GVKs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, gvk := range keys {
-		parts := strings.Split(gvk, "/")
-		kind := strings.ToLower(parts[len(parts)-1])
-		version := parts[len(parts)-2]
-		name := kind + "-" + version + ".json"
-		if len(parts) == 3 {
-			name = kind + "-" + strings.Split(parts[0], ".")[0] + "-" + version + ".json"
-		}
-		doc := fmt.Sprintf(`{"$ref": "_definitions.json#/definitions/%s"}`, f.GVKs[gvk])
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	minor := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(from), "kubernetes-"), ".json.gz")
+	return validate.WriteKubeconformSchemas(minor, dir)
 }
