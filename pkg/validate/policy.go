@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -44,7 +45,9 @@ const (
 // that do not apply to it (comma-separated names).
 const IgnoreAnnotation = "policy.otomi.io/ignore"
 
-var celEnv = func() *cel.Env {
+// celEnv is built on first use: package initialisation stays free for
+// commands that never evaluate a policy.
+var celEnv = sync.OnceValue(func() *cel.Env {
 	dyn := cel.MapType(cel.StringType, cel.DynType)
 	env, err := cel.NewEnv(
 		ext.Strings(),
@@ -81,7 +84,7 @@ var celEnv = func() *cel.Env {
 		panic(err)
 	}
 	return env
-}()
+})
 
 // splitImage splits an image reference into name (registry/repository),
 // tag and digest.
@@ -120,14 +123,14 @@ func LoadPolicies(fsys fs.FS) ([]*Policy, error) {
 			return nil, fmt.Errorf("policy %s: scope must be container, pod or object, got %q", f, p.Scope)
 		}
 		for i, v := range p.Validations {
-			ast, iss := celEnv.Compile(v.Expression)
+			ast, iss := celEnv().Compile(v.Expression)
 			if iss.Err() != nil {
 				return nil, fmt.Errorf("policy %s: validations[%d]: %w", f, i, iss.Err())
 			}
 			if ast.OutputType() != cel.BoolType {
 				return nil, fmt.Errorf("policy %s: validations[%d] is not a boolean expression", f, i)
 			}
-			prg, err := celEnv.Program(ast)
+			prg, err := celEnv().Program(ast)
 			if err != nil {
 				return nil, fmt.Errorf("policy %s: validations[%d]: %w", f, i, err)
 			}
