@@ -335,3 +335,30 @@ func (v *Values) CheckEncryption() Problems {
 	}
 	return out
 }
+
+// PlaintextSecretsFiles lists the secrets.*.yaml files under the repo's
+// env/ folder that are not SOPS-encrypted.
+func PlaintextSecretsFiles(repo Repo) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(repo.Env, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != repo.Env {
+			return fs.SkipDir
+		}
+		name := d.Name()
+		if !d.Type().IsRegular() || !strings.HasPrefix(name, "secrets.") || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if !IsEncrypted(data) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -61,7 +61,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	files := opts.Files
 	if len(files) == 0 {
-		if files, err = plaintextSecrets(repo); err != nil {
+		if files, err = values.PlaintextSecretsFiles(repo); err != nil {
 			return err
 		}
 		if len(files) == 0 {
@@ -69,25 +69,29 @@ func Run(ctx context.Context, opts *Options) error {
 			return nil
 		}
 	}
-	codec := opts.Factory.Crypto()
-	failed := 0
+	if failed := EncryptFiles(ctx, opts.IO, opts.Factory.Crypto(), repo, sopsConfig, files); failed > 0 {
+		return &cmdutil.SilentError{Code: cmdutil.ExitError}
+	}
+	return ctx.Err()
+}
+
+// EncryptFiles encrypts files in place following .sops.yaml (see
+// secrets.EncryptFile), reports each on stderr and returns how many failed.
+func EncryptFiles(ctx context.Context, ios *iostreams.IOStreams, codec secrets.Codec, repo values.Repo, sopsConfig string, files []string) (failed int) {
 	for _, file := range files {
-		if err := ctx.Err(); err != nil {
-			return err
+		if ctx.Err() != nil {
+			return failed + 1
 		}
 		name := displayName(repo, file)
 		outcome, err := encryptOne(ctx, codec, sopsConfig, file)
 		if err != nil {
 			failed++
-			fmt.Fprintf(opts.IO.ErrOut, "%s %s: %v\n", opts.IO.FailureIcon(), name, err)
+			fmt.Fprintf(ios.ErrOut, "%s %s: %v\n", ios.FailureIcon(), name, err)
 			continue
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "%s %s: %s\n", opts.IO.SuccessIcon(), name, outcome)
+		fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", ios.SuccessIcon(), name, outcome)
 	}
-	if failed > 0 {
-		return &cmdutil.SilentError{Code: cmdutil.ExitError}
-	}
-	return nil
+	return failed
 }
 
 func encryptOne(ctx context.Context, codec secrets.Codec, sopsConfig, file string) (secrets.Outcome, error) {
@@ -105,31 +109,6 @@ func encryptOne(ctx context.Context, codec secrets.Codec, sopsConfig, file strin
 		return 0, err
 	}
 	return secrets.EncryptFile(ctx, codec, rule, file, gitops.CommittedFile)
-}
-
-// plaintextSecrets lists the secrets files under env/ that are not encrypted.
-func plaintextSecrets(repo values.Repo) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(repo.Env, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != repo.Env {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), "secrets.") || !strings.HasSuffix(d.Name(), ".yaml") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if !values.IsEncrypted(data) {
-			out = append(out, p)
-		}
-		return nil
-	})
-	return out, err
 }
 
 func displayName(repo values.Repo, file string) string {

@@ -16,11 +16,15 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/otomi/otomi/pkg/build"
+	"github.com/otomi/otomi/pkg/cmd/bootstrap"
 	"github.com/otomi/otomi/pkg/cmd/decrypt"
 	"github.com/otomi/otomi/pkg/cmd/encrypt"
 	"github.com/otomi/otomi/pkg/cmd/images"
 	"github.com/otomi/otomi/pkg/cmd/list"
+	"github.com/otomi/otomi/pkg/cmd/migrate"
 	"github.com/otomi/otomi/pkg/cmd/printvalues"
+	"github.com/otomi/otomi/pkg/cmd/pull"
+	"github.com/otomi/otomi/pkg/cmd/push"
 	"github.com/otomi/otomi/pkg/cmd/template"
 	"github.com/otomi/otomi/pkg/cmd/validatetemplates"
 	"github.com/otomi/otomi/pkg/cmd/validatevalues"
@@ -126,6 +130,10 @@ Secrets are decrypted in memory only; nothing decrypted is written to disk.`,
 		list.NewCmdList(f, nil),
 		images.NewCmdImages(f, nil),
 		validatetemplates.NewCmdValidateTemplates(f, nil),
+		bootstrap.NewCmdBootstrap(f, nil),
+		migrate.NewCmdMigrate(f, nil),
+		push.NewCmdPush(f, nil),
+		pull.NewCmdPull(f, nil),
 	)
 	return cmd
 }
