@@ -12,7 +12,7 @@ import (
 //go:embed values-schema.yaml
 var ValuesSchema []byte
 
-//go:embed all:charts all:helmfile.d all:templates all:policies values-schema.yaml
+//go:embed all:charts all:helmfile.d all:templates all:policies values-schema.yaml values-changes.yaml values-changes.schema.yaml
 var platform embed.FS
 
 // Platform returns the platform files: charts/, helmfile.d/, templates/

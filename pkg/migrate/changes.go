@@ -16,8 +16,8 @@ import (
 
 // Where the binary keeps the changes and their schema (in the platform fs).
 const (
-	ChangesFile       = "templates/values-changes.yaml"
-	ChangesSchemaFile = "templates/values-changes.schema.yaml"
+	ChangesFile       = "values-changes.yaml"
+	ChangesSchemaFile = "values-changes.schema.yaml"
 )
 
 // BaseVersion is the first values format: a repo without settings
