@@ -166,3 +166,38 @@ func plainFileFor(file string) string {
 	dir, base := path.Split(file)
 	return dir + strings.TrimPrefix(base, "secrets.")
 }
+
+// Redact returns a copy of the tree with every secret replaced: the leaves
+// the schema marks x-secret and everything read from an encrypted file.
+func (s *Schema) Redact(v *values.Values) map[string]any {
+	out := values.DeepCopy(v.Tree).(map[string]any)
+	secret := map[string]bool{}
+	for _, p := range s.SecretPointers(v.Tree) {
+		secret[p] = true
+	}
+	var walk func(val any, ptr string) any
+	walk = func(val any, ptr string) any {
+		if secret[ptr] {
+			return Redacted
+		}
+		switch t := val.(type) {
+		case map[string]any:
+			for k, c := range t {
+				t[k] = walk(c, values.Join(ptr, k))
+			}
+			return t
+		case []any:
+			for i, c := range t {
+				t[i] = walk(c, values.JoinIndex(ptr, i))
+			}
+			return t
+		default:
+			if v.Origins[ptr].Encrypted {
+				return Redacted
+			}
+			return val
+		}
+	}
+	walk(out, "")
+	return out
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/otomi/otomi/pkg/cmdutil"
 	"github.com/otomi/otomi/pkg/iostreams"
 	"github.com/otomi/otomi/pkg/schema"
-	"github.com/otomi/otomi/pkg/values"
 )
 
 // Options of values.
@@ -68,7 +67,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	tree := lv.Values.Tree
 	if opts.ExcludeSecrets {
-		tree = Redact(lv.Values, lv.Schema)
+		tree = lv.Schema.Redact(lv.Values)
 	}
 	if opts.Output == "json" {
 		enc := json.NewEncoder(opts.IO.Out)
@@ -82,39 +81,4 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	return enc.Close()
-}
-
-// Redact returns a copy of the tree with every secret replaced: the leaves
-// the schema marks x-secret and everything read from an encrypted file.
-func Redact(v *values.Values, sch *schema.Schema) map[string]any {
-	out := values.DeepCopy(v.Tree).(map[string]any)
-	secret := map[string]bool{}
-	for _, p := range sch.SecretPointers(v.Tree) {
-		secret[p] = true
-	}
-	var walk func(val any, ptr string) any
-	walk = func(val any, ptr string) any {
-		if secret[ptr] {
-			return schema.Redacted
-		}
-		switch t := val.(type) {
-		case map[string]any:
-			for k, c := range t {
-				t[k] = walk(c, values.Join(ptr, k))
-			}
-			return t
-		case []any:
-			for i, c := range t {
-				t[i] = walk(c, values.JoinIndex(ptr, i))
-			}
-			return t
-		default:
-			if v.Origins[ptr].Encrypted {
-				return schema.Redacted
-			}
-			return val
-		}
-	}
-	walk(out, "")
-	return out
 }

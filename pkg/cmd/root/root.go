@@ -17,6 +17,7 @@ import (
 
 	"github.com/otomi/otomi/pkg/build"
 	"github.com/otomi/otomi/pkg/cmd/bootstrap"
+	"github.com/otomi/otomi/pkg/cmd/bundle"
 	"github.com/otomi/otomi/pkg/cmd/decrypt"
 	"github.com/otomi/otomi/pkg/cmd/encrypt"
 	"github.com/otomi/otomi/pkg/cmd/images"
@@ -134,6 +135,7 @@ Secrets are decrypted in memory only; nothing decrypted is written to disk.`,
 		migrate.NewCmdMigrate(f, nil),
 		push.NewCmdPush(f, nil),
 		pull.NewCmdPull(f, nil),
+		bundle.NewCmdBundle(f),
 	)
 	return cmd
 }
