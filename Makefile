@@ -70,7 +70,7 @@ demo: build
 
 bench: build tools
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/cmdutil ./pkg/render
-	$(TOOLS_ENV) OTOMI_BIN=$(CURDIR)/bin/otomi $(GO) test -run '^$$' -bench . -benchtime 10x -count=1 ./tests
+	$(TOOLS_ENV) OTOMI_BIN=$(CURDIR)/bin/otomi $(GO) test -run '^$$' -bench . -benchtime 3x -count=1 ./tests
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

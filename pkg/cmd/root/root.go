@@ -16,9 +16,12 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/otomi/otomi/pkg/build"
+	"github.com/otomi/otomi/pkg/cmd/apply"
 	"github.com/otomi/otomi/pkg/cmd/bootstrap"
 	"github.com/otomi/otomi/pkg/cmd/bundle"
 	"github.com/otomi/otomi/pkg/cmd/decrypt"
+	"github.com/otomi/otomi/pkg/cmd/destroy"
+	"github.com/otomi/otomi/pkg/cmd/diff"
 	"github.com/otomi/otomi/pkg/cmd/encrypt"
 	"github.com/otomi/otomi/pkg/cmd/images"
 	"github.com/otomi/otomi/pkg/cmd/list"
@@ -26,6 +29,8 @@ import (
 	"github.com/otomi/otomi/pkg/cmd/printvalues"
 	"github.com/otomi/otomi/pkg/cmd/pull"
 	"github.com/otomi/otomi/pkg/cmd/push"
+	"github.com/otomi/otomi/pkg/cmd/status"
+	"github.com/otomi/otomi/pkg/cmd/sync"
 	"github.com/otomi/otomi/pkg/cmd/template"
 	"github.com/otomi/otomi/pkg/cmd/validatetemplates"
 	"github.com/otomi/otomi/pkg/cmd/validatevalues"
@@ -136,6 +141,11 @@ Secrets are decrypted in memory only; nothing decrypted is written to disk.`,
 		push.NewCmdPush(f, nil),
 		pull.NewCmdPull(f, nil),
 		bundle.NewCmdBundle(f),
+		apply.NewCmdApply(f, nil),
+		sync.NewCmdSync(f, nil),
+		diff.NewCmdDiff(f, nil),
+		status.NewCmdStatus(f, nil),
+		destroy.NewCmdDestroy(f, nil),
 	)
 	return cmd
 }
