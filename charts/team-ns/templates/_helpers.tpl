@@ -31,15 +31,15 @@ otomi.io/team: {{ include "team-ns.team" . | quote }}
 
 {{/*
 Ingress class of a service: its ingressClassName when set; otherwise the platform class for public
-services and the first of ingress.classNames for sso services (the platform class when there is none).
+services and the class of authenticated traffic (ingress.authClassName) for sso services.
 Call with (dict "svc" $svc "ctx" $).
 */}}
 {{- define "team-ns.ingressClass" -}}
 {{- $v := .ctx.Values -}}
 {{- if .svc.ingressClassName -}}
 {{- .svc.ingressClassName -}}
-{{- else if and (eq .svc.ingress "sso") $v.ingress.classNames -}}
-{{- first $v.ingress.classNames -}}
+{{- else if eq .svc.ingress "sso" -}}
+{{- $v.ingress.authClassName | default $v.ingress.platformClassName -}}
 {{- else -}}
 {{- $v.ingress.platformClassName -}}
 {{- end -}}
@@ -50,4 +50,11 @@ Call with (dict "svc" $svc "ctx" $).
 {{- $label := .svc.host | default (printf "%s-%s" .svc.name (include "team-ns.team" .ctx)) -}}
 {{- $domain := .svc.domain | default (required "domainSuffix is required" .ctx.Values.domainSuffix) -}}
 {{- printf "%s.%s" $label $domain -}}
+{{- end -}}
+
+{{/* Gateway of a service's ingress setting: public, auth (sso) or local (cluster). */}}
+{{- define "team-ns.gateway" -}}
+{{- $ingress := .svc.ingress | default "cluster" -}}
+{{- $name := get (dict "public" "public" "sso" "auth" "cluster" "local") $ingress -}}
+{{- index .ctx.Values.gateways $name | toJson -}}
 {{- end -}}

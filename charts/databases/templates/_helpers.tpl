@@ -1,0 +1,87 @@
+{{/* Name of the chart, used as app.kubernetes.io/name. */}}
+{{- define "databases.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Chart label: name-version. */}}
+{{- define "databases.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels that select the pods of one component. Call with (dict "ctx" $ "component" "controller"). */}}
+{{- define "databases.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "databases.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Standard labels of one component's objects. Call with (dict "ctx" $ "component" "controller"). */}}
+{{- define "databases.labels" -}}
+helm.sh/chart: {{ include "databases.chart" .ctx }}
+{{ include "databases.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: otomi
+{{- end -}}
+
+{{/*
+Image reference: repository[:tag][@digest], the digest winning over the tag.
+When global.imageRegistry is set it replaces the registry host of the repository: the first path element
+when it contains "." or ":" or is "localhost"; a repository without such a host is a docker.io image
+(official docker.io images get their implicit "library/" path).
+Call with (dict "image" .Values.image "global" .Values.global "defaultTag" "v1.0.0").
+*/}}
+{{- define "databases.image" -}}
+{{- $img := .image | default dict -}}
+{{- $repo := required "image.repository is required" (dig "repository" "" $img) -}}
+{{- $registry := trimSuffix "/" (dig "imageRegistry" "" (.global | default dict)) -}}
+{{- if $registry -}}
+{{- $parts := splitList "/" $repo -}}
+{{- $first := first $parts -}}
+{{- $host := "docker.io" -}}
+{{- $path := $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
+{{- $host = $first -}}
+{{- $path = rest $parts -}}
+{{- end -}}
+{{- if and (has $host (list "docker.io" "index.docker.io")) (eq (len $path) 1) -}}
+{{- $path = prepend $path "library" -}}
+{{- end -}}
+{{- $repo = printf "%s/%s" $registry (join "/" $path) -}}
+{{- end -}}
+{{- $digest := dig "digest" "" $img -}}
+{{- $tag := dig "tag" "" $img | default .defaultTag | toString -}}
+{{- if $digest -}}
+{{- printf "%s@%s" $repo $digest -}}
+{{- else if $tag -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- else -}}
+{{- $repo -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+PostgreSQL image of a database: its imageName ("repository:tag", relocated like every other image) or the
+default image. Call with (dict "db" $db "ctx" $).
+*/}}
+{{- define "databases.postgresImage" -}}
+{{- $v := .ctx.Values -}}
+{{- if .db.imageName -}}
+{{- $parts := splitList "/" .db.imageName -}}
+{{- $last := splitList ":" (last $parts) -}}
+{{- $repo := join "/" (append (initial $parts) (first $last)) -}}
+{{- include "databases.image" (dict "image" (dict "repository" $repo "tag" (join ":" (rest $last))) "global" $v.global) -}}
+{{- else -}}
+{{- include "databases.image" (dict "image" $v.postgresImage "global" $v.global) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A schedule with seconds first, as the operator wants it: five cron fields get "0 " in front. */}}
+{{- define "databases.schedule" -}}
+{{- $fields := splitList " " (. | trim | replace "\t" " ") | compact -}}
+{{- if and (eq (len $fields) 5) (not (hasPrefix "@" .)) -}}
+{{- printf "0 %s" (join " " $fields) -}}
+{{- else -}}
+{{- join " " $fields -}}
+{{- end -}}
+{{- end -}}
