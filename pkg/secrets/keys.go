@@ -150,7 +150,7 @@ func FileRecipients(data []byte) ([]string, error) {
 
 // AgeKey is an age key pair.
 type AgeKey struct {
-	// Identity is the private key, AGE-SECRET-KEY-1...
+	// Identity is the private key (the age secret key line).
 	Identity string
 	// Recipient is the public key, age1...
 	Recipient string
@@ -177,7 +177,7 @@ func AgeRecipients(data []byte) ([]string, error) {
 	ids, err := age.ParseIdentities(bytes.NewReader(data))
 	if err != nil {
 		// age's parse errors quote no key material, but keep it short.
-		return nil, errors.New("not an age key file (expected lines of AGE-SECRET-KEY-1...)")
+		return nil, errors.New("not an age key file (expected age secret key lines)")
 	}
 	var out []string
 	for _, id := range ids {
