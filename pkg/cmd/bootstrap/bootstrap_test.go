@@ -3,12 +3,12 @@ package bootstrap
 import (
 	"bytes"
 	"context"
+	"github.com/otomi/otomi/internal/cmdtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/shlex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -44,12 +44,7 @@ func TestNewCmdBootstrap(t *testing.T) {
 			f, _, _, _ := testFactory(t)
 			var got *Options
 			cmd := NewCmdBootstrap(f, func(_ context.Context, o *Options) error { got = o; return nil })
-			argv, err := shlex.Split(c.args)
-			require.NoError(t, err)
-			cmd.SetArgs(argv)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err = cmd.Execute()
+			err := cmdtest.Execute(t, cmd, c.args)
 			if c.wantErr != "" {
 				require.ErrorContains(t, err, c.wantErr)
 				return

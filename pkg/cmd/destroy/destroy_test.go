@@ -1,12 +1,11 @@
 package destroy
 
 import (
-	"bytes"
 	"context"
+	"github.com/otomi/otomi/internal/cmdtest"
 	"testing"
 	"time"
 
-	"github.com/google/shlex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,12 +32,7 @@ func TestNewCmdDestroy(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			var got *Options
 			cmd := NewCmdDestroy(cmdutil.New(ios), func(_ context.Context, o *Options) error { got = o; return nil })
-			argv, err := shlex.Split(c.args)
-			require.NoError(t, err)
-			cmd.SetArgs(argv)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err = cmd.Execute()
+			err := cmdtest.Execute(t, cmd, c.args)
 			if c.wantErr != "" {
 				require.ErrorContains(t, err, c.wantErr)
 				return

@@ -3,9 +3,9 @@ package diff
 import (
 	"bytes"
 	"context"
+	"github.com/otomi/otomi/internal/cmdtest"
 	"testing"
 
-	"github.com/google/shlex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/release"
@@ -34,12 +34,7 @@ func TestNewCmdDiff(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			var got *Options
 			cmd := NewCmdDiff(cmdutil.New(ios), func(_ context.Context, o *Options) error { got = o; return nil })
-			argv, err := shlex.Split(c.args)
-			require.NoError(t, err)
-			cmd.SetArgs(argv)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err = cmd.Execute()
+			err := cmdtest.Execute(t, cmd, c.args)
 			if c.wantErr != "" {
 				require.ErrorContains(t, err, c.wantErr)
 				return

@@ -1,14 +1,13 @@
 package migrate
 
 import (
-	"bytes"
 	"context"
+	"github.com/otomi/otomi/internal/cmdtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/shlex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,12 +32,7 @@ func TestNewCmdMigrate(t *testing.T) {
 			f := cmdutil.New(ios)
 			var got *Options
 			cmd := NewCmdMigrate(f, func(_ context.Context, o *Options) error { got = o; return nil })
-			argv, err := shlex.Split(c.args)
-			require.NoError(t, err)
-			cmd.SetArgs(argv)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err = cmd.Execute()
+			err := cmdtest.Execute(t, cmd, c.args)
 			if c.wantErr != "" {
 				require.ErrorContains(t, err, c.wantErr)
 				return

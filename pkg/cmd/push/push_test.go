@@ -3,6 +3,7 @@ package push
 import (
 	"bytes"
 	"context"
+	"github.com/otomi/otomi/internal/cmdtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,26 +11,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/shlex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otomi/otomi/pkg/cmdutil"
 	"github.com/otomi/otomi/pkg/gitops"
 	"github.com/otomi/otomi/pkg/gitops/gitnet"
-	"github.com/otomi/otomi/pkg/iostreams"
-	"github.com/otomi/otomi/pkg/schema"
 	"github.com/otomi/otomi/pkg/secrets"
 )
 
 func testFactory(t *testing.T) (*cmdutil.Factory, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	f := cmdutil.New(ios)
-	data, err := os.ReadFile("../../schema/testdata/schema.yaml")
-	require.NoError(t, err)
-	f.Schema = func() (*schema.Schema, error) { return schema.Load("values-schema.yaml", data) }
-	return f, out, errOut
+	return cmdtest.Factory(t, "")
 }
 
 func TestNewCmdPush(t *testing.T) {
@@ -50,12 +43,7 @@ func TestNewCmdPush(t *testing.T) {
 			f, _, _ := testFactory(t)
 			var got *Options
 			cmd := NewCmdPush(f, func(_ context.Context, o *Options) error { got = o; return nil })
-			argv, err := shlex.Split(c.args)
-			require.NoError(t, err)
-			cmd.SetArgs(argv)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err = cmd.Execute()
+			err := cmdtest.Execute(t, cmd, c.args)
 			if c.wantErr != "" {
 				require.ErrorContains(t, err, c.wantErr)
 				return

@@ -4,28 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/otomi/otomi/internal/cmdtest"
 	"os"
 	"testing"
 
-	"github.com/google/shlex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otomi/otomi/internal/golden"
 	"github.com/otomi/otomi/pkg/cmdutil"
-	"github.com/otomi/otomi/pkg/iostreams"
-	"github.com/otomi/otomi/pkg/schema"
 )
 
 func testFactory(t *testing.T) (*cmdutil.Factory, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	f := cmdutil.New(ios)
-	data, err := os.ReadFile("../../schema/testdata/schema.yaml")
-	require.NoError(t, err)
-	f.Schema = func() (*schema.Schema, error) { return schema.Load("values-schema.yaml", data) }
-	f.Globals.EnvDir = "testdata/repo"
-	return f, out, errOut
+	return cmdtest.Factory(t, "testdata/repo")
 }
 
 func TestNewCmdValidateValues(t *testing.T) {
@@ -45,12 +37,7 @@ func TestNewCmdValidateValues(t *testing.T) {
 			f, _, _ := testFactory(t)
 			var got *Options
 			cmd := NewCmdValidateValues(f, func(_ context.Context, o *Options) error { got = o; return nil })
-			argv, err := shlex.Split(c.args)
-			require.NoError(t, err)
-			cmd.SetArgs(argv)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err = cmd.Execute()
+			err := cmdtest.Execute(t, cmd, c.args)
 			if c.wantErr != "" {
 				require.ErrorContains(t, err, c.wantErr)
 				return
