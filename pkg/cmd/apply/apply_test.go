@@ -42,6 +42,10 @@ func TestNewCmdApply(t *testing.T) {
 				o.Target.Render.File = "hf.yaml"
 				o.Target.Render.StateValuesFiles = []string{"v.yaml"}
 			})},
+		{args: "--bundle site.tar.zst --bundle-base old.tar.zst --bundle-key pub.pem",
+			want: with(func(o *Options) {
+				o.Bundle = BundleFlags{File: "site.tar.zst", Base: "old.tar.zst", Key: "pub.pem"}
+			})},
 		{args: "--concurrency 0", wantErr: "--concurrency must be at least 1, got 0"},
 		{args: "--timeout 0s", wantErr: "--timeout must be positive, got 0s"},
 		{args: "-o yaml", wantErr: `--output must be text or json, got "yaml"`},
@@ -178,4 +182,35 @@ func TestWithNeeds(t *testing.T) {
 		ids = append(ids, r.ID())
 	}
 	assert.Equal(t, []string{"a/base", "b/cm", "b/issuers"}, ids)
+}
+
+func TestOpenBundleRefuses(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name       string
+		flags      BundleFlags
+		platform   string
+		wantErr    string
+		wantExitUs bool
+	}{
+		{name: "key without bundle", flags: BundleFlags{Key: "pub.pem"}, wantErr: "--bundle-base and --bundle-key go with --bundle", wantExitUs: true},
+		{name: "platform dir too", flags: BundleFlags{File: "b.tar.zst"}, platform: "/p", wantErr: "drop --platform-dir", wantExitUs: true},
+		{name: "no such bundle", flags: BundleFlags{File: dir + "/missing.tar.zst"}, wantErr: "--bundle " + dir + "/missing.tar.zst: "},
+		{name: "no such key", flags: BundleFlags{File: dir + "/missing.tar.zst", Key: dir + "/pub.pem"}, wantErr: "pub.pem"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			f := cmdutil.New(ios)
+			f.Globals.PlatformDir = c.platform
+			b, err := openBundle(context.Background(), f, c.flags)
+			require.ErrorContains(t, err, c.wantErr)
+			assert.Nil(t, b)
+			var fe *cmdutil.FlagError
+			assert.Equal(t, c.wantExitUs, errors.As(err, &fe), "usage error: %v", err)
+			assert.Equal(t, c.platform, f.Globals.PlatformDir, "the platform is left alone")
+		})
+	}
+	_, none := openBundle(context.Background(), cmdutil.New(nil), BundleFlags{})
+	assert.NoError(t, none)
 }
