@@ -45,6 +45,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -423,9 +424,43 @@ func TestBundleOfflineHelper(t *testing.T) {
 	assert.Contains(t, stderr.String(), "install ingress/ingress-nginx-platform: done in ")
 	cs, err := kubernetes.NewForConfig(s.RESTConfig())
 	require.NoError(t, err)
-	d, err := cs.AppsV1().Deployments("ingress").Get(context.Background(), "ingress-nginx-platform-controller", metav1.GetOptions{})
+	// Every image of every workload in the cluster is one that resolved in
+	// the private registry by digest above.
+	resolved := map[string]bool{}
+	for _, ref := range refs {
+		resolved[ref] = true
+	}
+	ctx := context.Background()
+	var specs []corev1.PodSpec
+	deps, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(d.Spec.Template.Spec.Containers[0].Image, mirror+"/"), "deployed from the site registry: %s", d.Spec.Template.Spec.Containers[0].Image)
+	for _, o := range deps.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	sts, err := cs.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, o := range sts.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	dss, err := cs.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, o := range dss.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	jobs, err := cs.BatchV1().Jobs("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, o := range jobs.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	images := 0
+	for _, spec := range specs {
+		for _, ctr := range append(spec.InitContainers, spec.Containers...) {
+			images++
+			assert.True(t, resolved[ctr.Image], "%s is not an image that resolved in the site registry", ctr.Image)
+		}
+	}
+	assert.Greater(t, len(specs), 5, "the platform's workloads are in the cluster")
+	t.Logf("%d workloads, %d containers: every image from the site registry", len(specs), images)
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	for _, e := range left {
