@@ -59,7 +59,9 @@ releases install or upgrade stage by stage (helmfile.d files, in order) and, wit
 in the order of their needs, independent releases in parallel. The charts' CRDs go first
 (server-side apply). A release whose manifest, values and chart are those of its last deployed
 revision is skipped: a re-apply with no change creates no helm revision. Releases that became
-'installed: false' are uninstalled (their namespaces stay). Releases a killed run left pending
+'installed: false' are uninstalled (their namespaces stay), and so are, on a run over the
+whole platform (no -l, no -f), releases an earlier apply deployed that the platform no
+longer has (a team removed from teamConfig, a release removed from helmfile.d). Releases a killed run left pending
 are recovered first. The run stops at the first failure unless --keep-going; Ctrl-C starts
 nothing new and lets running releases finish.
 
@@ -127,7 +129,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if b != nil {
 		b.checkImages(opts.Factory, t)
 	}
-	plan, err := t.Cluster.Plan(ctx, t.Releases, t.Manifests, kube.PlanOptions{Force: opts.Sync})
+	plan, err := t.Cluster.Plan(ctx, t.Releases, t.Manifests, kube.PlanOptions{Force: opts.Sync, Prune: opts.Target.WholePlatform()})
 	if err != nil {
 		return &ClusterError{Err: err}
 	}
@@ -141,6 +143,7 @@ func Run(ctx context.Context, opts *Options) error {
 		Events:            progress.Event,
 		Actor:             Actor(),
 		Version:           build.Version,
+		Helmfile:          opts.Target.Render.File,
 	})
 	if err != nil {
 		return &ClusterError{Err: err}

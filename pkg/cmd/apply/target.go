@@ -49,6 +49,13 @@ type TargetOptions struct {
 	Connect func(*kube.ConnectOptions)
 }
 
+// WholePlatform says the run covers every release of the platform: no
+// selector and no other helmfile. Only such a run may prune releases the
+// platform no longer has.
+func (o TargetOptions) WholePlatform() bool {
+	return o.Render.File == "" && len(o.Render.Selectors) == 0
+}
+
 // ClusterError is a failure to reach or use the cluster: exit code 4.
 type ClusterError struct{ Err error }
 
