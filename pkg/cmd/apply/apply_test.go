@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/otomi/otomi/internal/cmdtest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otomi/otomi/internal/cmdtest"
 	"github.com/otomi/otomi/pkg/cmdutil"
 	"github.com/otomi/otomi/pkg/iostreams"
 	"github.com/otomi/otomi/pkg/kube"
@@ -213,4 +215,15 @@ func TestOpenBundleRefuses(t *testing.T) {
 	}
 	_, none := openBundle(context.Background(), cmdutil.New(nil), BundleFlags{})
 	assert.NoError(t, none)
+}
+
+func TestPreferredContext(t *testing.T) {
+	repo := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(repo, "env"), 0o755))
+	assert.Equal(t, "", preferredContext(repo), "no cluster.yaml")
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "env", "cluster.yaml"), []byte("cluster:\n  name: prod\n  k8sContext: prod-admin\n"), 0o644))
+	assert.Equal(t, "prod-admin", preferredContext(repo))
+	assert.Equal(t, "prod-admin", preferredContext(filepath.Join(repo, "env")), "the env folder itself")
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "env", "cluster.yaml"), []byte("cluster: [broken\n"), 0o644))
+	assert.Equal(t, "", preferredContext(repo), "loading the repo reports a broken file")
 }
