@@ -120,9 +120,19 @@ func TestServicesRender(t *testing.T) {
 	assert.Equal(t, "velero", bsl["objectStorage"].(map[string]any)["bucket"])
 	assert.Equal(t, "http://minio.minio.svc.cluster.local:9000", bsl["config"].(map[string]any)["s3Url"])
 
-	// The buckets: the demo's own plus Velero's (minio-local), once.
+	// The buckets: the demo's own plus those of the apps on minio-local (velero, harbor), once each.
 	buckets := objectOf(svc["minio"], "ConfigMap", "minio-buckets").Body["data"].(map[string]any)["buckets"].(string)
-	assert.Equal(t, "velero none false\ncnpg-backups none true\n", buckets)
+	assert.Equal(t, "velero none false\ncnpg-backups none true\nharbor none false\n", buckets)
+	for _, r := range releases {
+		if r.Name == "harbor" || r.Name == "velero" {
+			assert.Equal(t, []string{"minio/minio"}, r.Needs, "%s stores in MinIO", r.Name)
+		}
+	}
+	// Harbor's registry on MinIO: S3 settings in the ConfigMap, the keys only by secretKeyRef, no image volume.
+	registryCfg := objectOf(svc["harbor"], "ConfigMap", "harbor-registry").Body["data"].(map[string]any)["config.yml"].(string)
+	assert.Contains(t, registryCfg, `regionendpoint: "http://minio.minio.svc.cluster.local:9000"`)
+	assert.Contains(t, objectOf(svc["harbor"], "Deployment", "harbor-registry").YAML, "name: REGISTRY_STORAGE_S3_SECRETKEY\n              valueFrom:\n                secretKeyRef:")
+	assert.Nil(t, objectOf(svc["harbor"], "PersistentVolumeClaim", "harbor-registry"))
 
 	// Hosts: httpbin and vault public, harbor's browser paths on the auth gateway and /v2, /service/token public.
 	gws := func(m *render.Manifest, name string) []any {
