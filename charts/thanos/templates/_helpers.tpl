@@ -94,9 +94,11 @@ affinity:
     - name: http
       containerPort: 10902
       protocol: TCP
+    {{- if ne .component "compactor" }}
     - name: grpc
       containerPort: 10901
       protocol: TCP
+    {{- end }}
   readinessProbe:
     httpGet:
       path: /-/ready
