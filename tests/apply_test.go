@@ -164,6 +164,16 @@ func (c *kubeEnv) editRepoFile(rel, old, new string) {
 	require.NoError(c.t, os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
 }
 
+// editPlatformFile replaces old by new in a file of the platform snapshot.
+func (c *kubeEnv) editPlatformFile(rel, old, new string) {
+	c.t.Helper()
+	p := filepath.Join(c.platform, rel)
+	data, err := os.ReadFile(p)
+	require.NoError(c.t, err)
+	require.Contains(c.t, string(data), old)
+	require.NoError(c.t, os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
+}
+
 // render renders the cluster's platform snapshot for the example repo
 // (its pristine copy), in process.
 func (c *kubeEnv) render() ([]*render.Release, []*render.Manifest) {
@@ -326,6 +336,28 @@ func TestApplyExamplePlatform(t *testing.T) {
 	want["otomi/team-ns-dev"] = "3 deployed"
 	assert.Equal(t, want, c.releases())
 
+	// A release renamed in helmfile.d: a selected run leaves the old one;
+	// diff and a whole-platform apply uninstall it (the ledger knew it)
+	// before they install the new one, which takes over its objects.
+	c.editPlatformFile("helmfile.d/helmfile-50.gitops.yaml.gotmpl", "  - name: otomi-pipeline\n", "  - name: otomi-pipeline-renamed\n")
+	c.mustOtomi("apply", "-l", "app=gitea")
+	assert.Equal(t, want, c.releases(), "a selected run prunes nothing")
+	r = c.otomi("diff", "--detailed-exitcode")
+	require.Equal(t, 2, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "otomi/otomi-pipeline")
+	assert.Contains(t, r.stdout, "no longer in the platform")
+	r = c.mustOtomi("apply")
+	assert.Contains(t, r.stderr, "uninstall otomi/otomi-pipeline: done in ")
+	assert.Contains(t, r.stderr, "install otomi/otomi-pipeline-renamed: done in ")
+	delete(want, "otomi/otomi-pipeline")
+	want["otomi/otomi-pipeline-renamed"] = "1 deployed"
+	assert.Equal(t, want, c.releases())
+	cm, err = cs.CoreV1().ConfigMaps("otomi").Get(context.Background(), "otomi-status", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, cm.Data, "otomi.otomi-pipeline", "the ledger forgets it")
+	r = c.otomi("diff", "--detailed-exitcode")
+	assert.Equal(t, 0, r.code, r.stdout+r.stderr)
+
 	// Apps turned off: their releases are uninstalled; base, which drops
 	// their namespace, upgrades, and the namespace stays.
 	off := filepath.Join(t.TempDir(), "off.yaml")
@@ -412,6 +444,12 @@ func TestDiffRedactsSecrets(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"default/namespaces": "unchanged", "apps/config": "failed", "apps/web": "unchanged", "apps/widgets": "unchanged"}, states)
 	assert.NotContains(t, r.stdout+r.stderr, "canary")
+
+	// Releases of another helmfile (-f) are not the platform's to prune.
+	r = c.otomi("diff")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "default/base")
+	assert.NotContains(t, r.stdout, "no longer in the platform")
 }
 
 // killWhenPending runs `otomi apply args...` and SIGKILLs it as soon as

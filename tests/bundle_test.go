@@ -45,8 +45,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	otomiplatform "github.com/otomi/otomi"
+	"github.com/otomi/otomi/internal/kubetest"
 	"github.com/otomi/otomi/pkg/bundle"
 	"github.com/otomi/otomi/pkg/cmd/root"
 	"github.com/otomi/otomi/pkg/cmdutil"
@@ -359,6 +363,21 @@ func TestBundleOfflineHelper(t *testing.T) {
 
 	// The extracted platform validates offline, pointed at the private registry.
 	run("--platform-dir", dir, "validate-templates", "--env-dir", repo, "--state-values-file", allApps)
+	// The policy that pins every image to the site registry holds: with the
+	// registry allowed it passes, with another one only it fails.
+	policy := func(prefix string) string {
+		p := filepath.Join(work, "policy-"+strings.ReplaceAll(prefix, "/", "_")+".yaml")
+		require.NoError(t, os.WriteFile(p, []byte("policies:\n  allowed-image-repositories:\n    action: enforce\n    repositories: ['"+prefix+"']\n"), 0o644))
+		return p
+	}
+	run("--platform-dir", dir, "validate-templates", "--env-dir", repo, "--state-values-file", allApps, "--state-values-file", policy(mirror+"/"))
+	c := exec.Command(bin, "--platform-dir", dir, "validate-templates", "--env-dir", repo, "--state-values-file", allApps, "--state-values-file", policy("registry.invalid/"))
+	c.Env = append(os.Environ(), "OTOMI_BUNDLE_OFFLINE=")
+	out2, err := c.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "%s", out2)
+	assert.Equal(t, 3, ee.ExitCode(), "%s", out2)
+	assert.Contains(t, string(out2), "allowed-image-repositories")
 
 	// Every image the platform now renders resolves in the private
 	// registry, with the digest the bundle recorded, by tag and by digest.
@@ -384,6 +403,68 @@ func TestBundleOfflineHelper(t *testing.T) {
 		require.NoError(t, err)
 		_, err = remote.Get(byDigest)
 		assert.NoError(t, err, "%s by digest", ref)
+	}
+
+	// apply --bundle: check, extract and deploy the bundle's platform to an
+	// API server in this namespace, in one step, with the bundle's binary.
+	// No default route here: the API server advertises loopback.
+	s := kubetest.Start(t, kubetest.WithAPIServerFlags(
+		"--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
+		"--advertise-address=127.0.0.1"))
+	home, tmp := t.TempDir(), t.TempDir()
+	c = exec.Command(bin, "apply", "--bundle", file, "--bundle-key", pub, "--env-dir", repo)
+	c.Env = append(os.Environ(), "OTOMI_BUNDLE_OFFLINE=", "KUBECONFIG="+s.Kubeconfig, "HOME="+home, "TMPDIR="+tmp, "CI=true", "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	require.NoError(t, c.Run(), "apply --bundle\n%s%s", stdout.String(), stderr.String())
+	t.Logf("$ otomi apply --bundle\n%s", stderr.String())
+	assert.Regexp(t, `bundle .*platform.tar.zst: otomi \S+ platform, \d+ charts, \d+ images, checksums match, signature valid`, stderr.String())
+	assert.NotContains(t, stderr.String(), "not in the bundle", "every platform image is in the bundle")
+	assert.NotContains(t, stderr.String(), "imageRegistry is not set")
+	assert.Contains(t, stderr.String(), "install ingress/ingress-nginx-platform: done in ")
+	cs, err := kubernetes.NewForConfig(s.RESTConfig())
+	require.NoError(t, err)
+	// Every image of every workload in the cluster is one that resolved in
+	// the private registry by digest above.
+	resolved := map[string]bool{}
+	for _, ref := range refs {
+		resolved[ref] = true
+	}
+	ctx := context.Background()
+	var specs []corev1.PodSpec
+	deps, err := cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, o := range deps.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	sts, err := cs.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, o := range sts.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	dss, err := cs.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, o := range dss.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	jobs, err := cs.BatchV1().Jobs("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, o := range jobs.Items {
+		specs = append(specs, o.Spec.Template.Spec)
+	}
+	images := 0
+	for _, spec := range specs {
+		for _, ctr := range append(spec.InitContainers, spec.Containers...) {
+			images++
+			assert.True(t, resolved[ctr.Image], "%s is not an image that resolved in the site registry", ctr.Image)
+		}
+	}
+	assert.Greater(t, len(specs), 5, "the platform's workloads are in the cluster")
+	t.Logf("%d workloads, %d containers: every image from the site registry", len(specs), images)
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	for _, e := range left {
+		assert.NotContains(t, e.Name(), "otomi-bundle-", "the extracted platform is removed")
 	}
 }
 

@@ -62,6 +62,9 @@ type ApplyOptions struct {
 	Events func(Event)
 	// Actor and Version are written to the ledger (who, which otomi).
 	Actor, Version string
+	// Helmfile is the helmfile of apply -f ("" for the platform), written
+	// to the ledger.
+	Helmfile string
 }
 
 // Outcome is what a run did with one release.
@@ -455,7 +458,8 @@ func (r *run) writeLedger(ctx context.Context, plan *Plan) error {
 	for _, it := range plan.Items {
 		o := r.out[it.ID()]
 		e := LedgerEntry{Release: it.Release.Name, Namespace: it.Release.Namespace, Chart: it.Release.Chart, ChartVersion: it.Release.ChartVersion,
-			Action: string(o.Action), Time: now, By: r.opts.Actor, OtomiVersion: r.opts.Version, Fingerprint: it.Fingerprint, Revision: o.Revision}
+			Action: string(o.Action), Time: now, By: r.opts.Actor, OtomiVersion: r.opts.Version, Fingerprint: it.Fingerprint, Revision: o.Revision,
+			Helmfile: r.opts.Helmfile}
 		switch {
 		case o.Action == ActionUninstall && o.State == string(dag.Done):
 			remove = append(remove, it.ID())

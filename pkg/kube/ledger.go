@@ -40,6 +40,9 @@ type LedgerEntry struct {
 	By           string    `json:"by,omitempty"`
 	OtomiVersion string    `json:"otomiVersion,omitempty"`
 	Fingerprint  string    `json:"fingerprint,omitempty"`
+	// Helmfile is the helmfile a release came from when it was not the
+	// platform's (apply -f); pruning leaves those alone.
+	Helmfile string `json:"helmfile,omitempty"`
 }
 
 // ledgerKey is a ConfigMap key for a release: "<namespace>.<name>"

@@ -80,7 +80,16 @@ func (p *Plan) Changed() []*Item {
 type PlanOptions struct {
 	// Force upgrades every installed release, changed or not (sync).
 	Force bool
+	// Prune plans the uninstall of releases the ledger says otomi deployed
+	// from the platform that the platform no longer has (a team removed
+	// from teamConfig, a release removed from helmfile.d). Only a run over
+	// the whole platform (no selector, no -f) may prune.
+	Prune bool
 }
+
+// RemovedStage is the state file of the releases that pruning found: in
+// reverse (uninstall) order they go first.
+const RemovedStage = "(removed from the platform)"
 
 // Plan compares each release (its manifest from manifests, nil for a
 // release that is not installed) with its last revision in the cluster.
@@ -113,7 +122,58 @@ func (c *Cluster) Plan(ctx context.Context, releases []*render.Release, manifest
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if opts.Prune {
+		removed, err := c.planRemoved(ctx, releases)
+		if err != nil {
+			return nil, err
+		}
+		plan.Items = append(plan.Items, removed...)
+	}
 	return plan, nil
+}
+
+// planRemoved finds the platform releases of the ledger that releases no
+// longer holds, and plans their uninstall (a release already gone only
+// leaves the ledger).
+func (c *Cluster) planRemoved(ctx context.Context, releases []*render.Release) ([]*Item, error) {
+	ledger, err := c.ReadLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, r := range releases {
+		known[r.ID()] = true
+	}
+	var ids []string
+	for id, e := range ledger {
+		if !known[id] && e.Helmfile == "" && e.Release != "" && e.Namespace != "" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var items []*Item
+	for _, id := range ids {
+		e := ledger[id]
+		it := &Item{
+			Release: &render.Release{Name: e.Release, Namespace: e.Namespace, Chart: e.Chart, ChartVersion: e.ChartVersion,
+				StateFile: RemovedStage, Labels: map[string]string{}},
+			Action: ActionUninstall,
+			Reason: "no longer in the platform",
+		}
+		hist, err := c.history(ctx, e.Namespace, e.Release)
+		if err != nil {
+			return nil, fmt.Errorf("release %s: %w", id, err)
+		}
+		it.History = hist
+		if len(hist) > 0 {
+			it.Current = hist[len(hist)-1]
+		}
+		if it.Current == nil || it.Current.Info.Status == release.StatusUninstalled {
+			it.Reason = "no longer in the platform, already gone"
+		}
+		items = append(items, it)
+	}
+	return items, nil
 }
 
 func (c *Cluster) planRelease(ctx context.Context, r *render.Release, m *render.Manifest, opts PlanOptions) (*Item, error) {

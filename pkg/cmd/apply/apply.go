@@ -27,6 +27,7 @@ type Options struct {
 	IO      *iostreams.IOStreams
 	Factory *cmdutil.Factory
 	Target  TargetOptions
+	Bundle  BundleFlags
 
 	Concurrency       int
 	Timeout           time.Duration
@@ -58,7 +59,9 @@ releases install or upgrade stage by stage (helmfile.d files, in order) and, wit
 in the order of their needs, independent releases in parallel. The charts' CRDs go first
 (server-side apply). A release whose manifest, values and chart are those of its last deployed
 revision is skipped: a re-apply with no change creates no helm revision. Releases that became
-'installed: false' are uninstalled (their namespaces stay). Releases a killed run left pending
+'installed: false' are uninstalled (their namespaces stay), and so are, on a run over the
+whole platform (no -l, no -f), releases an earlier apply deployed that the platform no
+longer has (a team removed from teamConfig, a release removed from helmfile.d). Releases a killed run left pending
 are recovered first. The run stops at the first failure unless --keep-going; Ctrl-C starts
 nothing new and lets running releases finish.
 
@@ -66,7 +69,12 @@ The cluster is the kubeconfig's (--kubeconfig, $KUBECONFIG, ~/.kube/config) cont
 --kube-context, else cluster.k8sContext when the kubeconfig has it, else the current one;
 its Kubernetes version must be one the platform supports. Releases are stored as helm
 stores them (Secrets): the helm CLI sees them. Each run records what it did in the
-ConfigMap otomi/otomi-status.`,
+ConfigMap otomi/otomi-status.
+
+With --bundle FILE (air-gapped sites) the platform is the bundle's: the bundle is checked
+(every file's checksum, the signature with --bundle-key, the base of an incremental
+bundle with --bundle-base) and its platform extracted to a temporary folder first; its
+images are expected in the registry otomi.imageRegistry names (otomi bundle push-images).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Output != "" && opts.Output != "text" && opts.Output != "json" {
@@ -92,6 +100,7 @@ ConfigMap otomi/otomi-status.`,
 	template.AddRenderFlags(cmd, &opts.Target.Render)
 	_ = cmd.Flags().MarkHidden("kube-version")
 	AddClusterFlags(cmd, &opts.Target.Cluster)
+	AddBundleFlags(cmd, &opts.Bundle)
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Target.IncludeNeeds, "include-needs", false, "with -l, also deploy what the selected releases need (transitively)")
 	fl.IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "releases deployed at once")
@@ -106,11 +115,21 @@ ConfigMap otomi/otomi-status.`,
 // Run plans and applies.
 func Run(ctx context.Context, opts *Options) error {
 	start := time.Now()
+	b, err := openBundle(ctx, opts.Factory, opts.Bundle)
+	if err != nil {
+		return err
+	}
+	if b != nil {
+		defer b.Close()
+	}
 	t, err := LoadTarget(ctx, opts.Factory, opts.Target)
 	if err != nil {
 		return err
 	}
-	plan, err := t.Cluster.Plan(ctx, t.Releases, t.Manifests, kube.PlanOptions{Force: opts.Sync})
+	if b != nil {
+		b.checkImages(opts.Factory, t)
+	}
+	plan, err := t.Cluster.Plan(ctx, t.Releases, t.Manifests, kube.PlanOptions{Force: opts.Sync, Prune: opts.Target.WholePlatform()})
 	if err != nil {
 		return &ClusterError{Err: err}
 	}
@@ -124,6 +143,7 @@ func Run(ctx context.Context, opts *Options) error {
 		Events:            progress.Event,
 		Actor:             Actor(),
 		Version:           build.Version,
+		Helmfile:          opts.Target.Render.File,
 	})
 	if err != nil {
 		return &ClusterError{Err: err}

@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/otomi/otomi/internal/cmdtest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otomi/otomi/internal/cmdtest"
 	"github.com/otomi/otomi/pkg/cmdutil"
 	"github.com/otomi/otomi/pkg/iostreams"
 	"github.com/otomi/otomi/pkg/kube"
@@ -41,6 +43,10 @@ func TestNewCmdApply(t *testing.T) {
 				o.Target.Cluster = ClusterFlags{Kubeconfig: "/k", KubeContext: "prod"}
 				o.Target.Render.File = "hf.yaml"
 				o.Target.Render.StateValuesFiles = []string{"v.yaml"}
+			})},
+		{args: "--bundle site.tar.zst --bundle-base old.tar.zst --bundle-key pub.pem",
+			want: with(func(o *Options) {
+				o.Bundle = BundleFlags{File: "site.tar.zst", Base: "old.tar.zst", Key: "pub.pem"}
 			})},
 		{args: "--concurrency 0", wantErr: "--concurrency must be at least 1, got 0"},
 		{args: "--timeout 0s", wantErr: "--timeout must be positive, got 0s"},
@@ -178,4 +184,46 @@ func TestWithNeeds(t *testing.T) {
 		ids = append(ids, r.ID())
 	}
 	assert.Equal(t, []string{"a/base", "b/cm", "b/issuers"}, ids)
+}
+
+func TestOpenBundleRefuses(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name       string
+		flags      BundleFlags
+		platform   string
+		wantErr    string
+		wantExitUs bool
+	}{
+		{name: "key without bundle", flags: BundleFlags{Key: "pub.pem"}, wantErr: "--bundle-base and --bundle-key go with --bundle", wantExitUs: true},
+		{name: "platform dir too", flags: BundleFlags{File: "b.tar.zst"}, platform: "/p", wantErr: "drop --platform-dir", wantExitUs: true},
+		{name: "no such bundle", flags: BundleFlags{File: dir + "/missing.tar.zst"}, wantErr: "--bundle " + dir + "/missing.tar.zst: "},
+		{name: "no such key", flags: BundleFlags{File: dir + "/missing.tar.zst", Key: dir + "/pub.pem"}, wantErr: "pub.pem"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			f := cmdutil.New(ios)
+			f.Globals.PlatformDir = c.platform
+			b, err := openBundle(context.Background(), f, c.flags)
+			require.ErrorContains(t, err, c.wantErr)
+			assert.Nil(t, b)
+			var fe *cmdutil.FlagError
+			assert.Equal(t, c.wantExitUs, errors.As(err, &fe), "usage error: %v", err)
+			assert.Equal(t, c.platform, f.Globals.PlatformDir, "the platform is left alone")
+		})
+	}
+	_, none := openBundle(context.Background(), cmdutil.New(nil), BundleFlags{})
+	assert.NoError(t, none)
+}
+
+func TestPreferredContext(t *testing.T) {
+	repo := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(repo, "env"), 0o755))
+	assert.Equal(t, "", preferredContext(repo), "no cluster.yaml")
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "env", "cluster.yaml"), []byte("cluster:\n  name: prod\n  k8sContext: prod-admin\n"), 0o644))
+	assert.Equal(t, "prod-admin", preferredContext(repo))
+	assert.Equal(t, "prod-admin", preferredContext(filepath.Join(repo, "env")), "the env folder itself")
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "env", "cluster.yaml"), []byte("cluster: [broken\n"), 0o644))
+	assert.Equal(t, "", preferredContext(repo), "loading the repo reports a broken file")
 }

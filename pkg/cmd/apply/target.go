@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/otomi/otomi/pkg/cmdutil"
 	"github.com/otomi/otomi/pkg/iostreams"
@@ -49,6 +51,13 @@ type TargetOptions struct {
 	Connect func(*kube.ConnectOptions)
 }
 
+// WholePlatform says the run covers every release of the platform: no
+// selector and no other helmfile. Only such a run may prune releases the
+// platform no longer has.
+func (o TargetOptions) WholePlatform() bool {
+	return o.Render.File == "" && len(o.Render.Selectors) == 0
+}
+
 // ClusterError is a failure to reach or use the cluster: exit code 4.
 type ClusterError struct{ Err error }
 
@@ -64,13 +73,10 @@ func LoadTarget(ctx context.Context, f *cmdutil.Factory, o TargetOptions) (*Targ
 	}
 	co := kube.ConnectOptions{Kubeconfig: o.Cluster.Kubeconfig, Context: o.Cluster.KubeContext}
 	if co.Context == "" && (o.Render.File == "" || f.Globals.EnvDirSet) {
-		// The preferred context is in the values: read them (cheap) before
-		// connecting; LoadReleases validates them.
-		if lv, err := cmdutil.LoadValues(ctx, f, false); err == nil && lv.Values != nil {
-			if c, ok := values.Get(lv.Values.Tree, "/cluster/k8sContext"); ok {
-				co.PreferredContext, _ = c.(string)
-			}
-		}
+		// The preferred context is cluster.k8sContext, which only
+		// env/cluster.yaml may set: read that file alone before connecting
+		// (LoadReleases then loads and validates the whole repo, once).
+		co.PreferredContext = preferredContext(f.Globals.EnvDir)
 	}
 	co.Log = func(format string, args ...any) { f.Logger.Debug(fmt.Sprintf(format, args...)) }
 	if o.Connect != nil {
@@ -107,6 +113,29 @@ func LoadTarget(ctx context.Context, f *cmdutil.Factory, o TargetOptions) (*Targ
 	}
 	t.Manifests = manifests
 	return t, nil
+}
+
+// preferredContext is cluster.k8sContext of the values repo's
+// env/cluster.yaml ("" when unset or unreadable: loading the repo reports
+// the problem).
+func preferredContext(envDir string) string {
+	repo, err := values.Locate(envDir)
+	if err != nil {
+		return ""
+	}
+	data, err := os.ReadFile(filepath.Join(repo.Env, "cluster.yaml"))
+	if err != nil {
+		return ""
+	}
+	var doc struct {
+		Cluster struct {
+			K8sContext string `yaml:"k8sContext"`
+		} `yaml:"cluster"`
+	}
+	if yaml.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	return doc.Cluster.K8sContext
 }
 
 // WithNeeds returns the releases of all (in its order) that are selected

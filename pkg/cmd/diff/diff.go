@@ -76,7 +76,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	plan, err := t.Cluster.Plan(ctx, t.Releases, t.Manifests, kube.PlanOptions{})
+	plan, err := t.Cluster.Plan(ctx, t.Releases, t.Manifests, kube.PlanOptions{Prune: opts.Target.WholePlatform()})
 	if err != nil {
 		return &apply.ClusterError{Err: err}
 	}
