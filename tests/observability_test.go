@@ -165,6 +165,10 @@ func TestObservabilityTemplate(t *testing.T) {
 		assert.Contains(t, ing.YAML, "nginx.ingress.kubernetes.io/auth-url:")
 		assert.Contains(t, ing.YAML, "host: "+host)
 		assert.Contains(t, ing.YAML, "name: istio-ingressgateway-auth")
+		// The view spans every team: only platform admins pass the gateway.
+		deny := obsObject(t, stage, "AuthorizationPolicy", "istio-system", app)
+		assert.Contains(t, deny.YAML, "action: DENY")
+		assert.Contains(t, deny.YAML, `notValues: ["otomi-admin"]`)
 	}
 	kiali := obsObject(t, stage, "ConfigMap", "kiali", "kiali").Body["data"].(map[string]any)["config.yaml"].(string)
 	assert.Contains(t, kiali, "url: http://prometheus.monitoring.svc.cluster.local:9090")
