@@ -3,17 +3,17 @@ package validate
 import (
 	"errors"
 	"os"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/google/cel-go/cel"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/otomi/otomi/pkg/render"
@@ -153,8 +153,10 @@ type quantityVal struct{ q resource.Quantity }
 
 var quantityType = cel.OpaqueType("kubernetes.Quantity")
 
-func (v quantityVal) ConvertToNative(reflect.Type) (any, error) { return nil, errors.New("no conversion") }
-func (v quantityVal) ConvertToType(ref.Type) ref.Val           { return types.NewErr("no conversion") }
+func (v quantityVal) ConvertToNative(reflect.Type) (any, error) {
+	return nil, errors.New("no conversion")
+}
+func (v quantityVal) ConvertToType(ref.Type) ref.Val { return types.NewErr("no conversion") }
 func (v quantityVal) Equal(o ref.Val) ref.Val {
 	other, ok := o.(quantityVal)
 	return types.Bool(ok && v.q.Cmp(other.q) == 0)
