@@ -76,7 +76,7 @@ func TestRunDryRunPrintsTheDiffAndWritesNothing(t *testing.T) {
 	require.NoError(t, Run(context.Background(), &Options{IO: ios, Factory: f, DryRun: true, Changes: file}))
 	assert.Equal(t, `--- a/env/settings.yaml
 +++ b/env/settings.yaml
-@@ -99,4 +99,4 @@
+@@ -103,4 +103,4 @@
    from: alerts@demo.otomi.example
    hello: demo.otomi.example
    smarthost: smtp.demo.otomi.example:587
