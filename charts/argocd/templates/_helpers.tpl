@@ -15,13 +15,14 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* Standard labels of one component's objects. Call with (dict "ctx" $ "component" "controller"). */}}
+{{/* Standard labels of one component's objects. Call with (dict "ctx" $ "component" "controller" ["partOf" "argocd"]). */}}
 {{- define "argocd.labels" -}}
 helm.sh/chart: {{ include "argocd.chart" .ctx }}
 {{ include "argocd.selectorLabels" . }}
 app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
-app.kubernetes.io/part-of: otomi
+{{- /* Argo CD selects its configuration objects by part-of argocd (partOf "argocd"); all others are otomi's. */}}
+app.kubernetes.io/part-of: {{ .partOf | default "otomi" }}
 {{- end -}}
 
 {{/*
