@@ -8,6 +8,16 @@
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Name of the team. */}}
+{{- define "team-delivery.team" -}}
+{{- required "team.name is required" .Values.team.name -}}
+{{- end -}}
+
+{{/* Namespace of the team: team-<name>. */}}
+{{- define "team-delivery.namespace" -}}
+{{- printf "team-%s" (include "team-delivery.team" .) -}}
+{{- end -}}
+
 {{/* Labels that select the pods of one component. Call with (dict "ctx" $ "component" "controller"). */}}
 {{- define "team-delivery.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "team-delivery.name" .ctx }}
@@ -22,6 +32,7 @@ helm.sh/chart: {{ include "team-delivery.chart" .ctx }}
 app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 app.kubernetes.io/part-of: otomi
+otomi.io/team: {{ include "team-delivery.team" .ctx | quote }}
 {{- end -}}
 
 {{/*
