@@ -27,6 +27,6 @@ func TestExampleValuesGolden(t *testing.T) {
 	require.Equal(t, 0, code, errOut.String())
 	assert.Empty(t, errOut.String())
 	assert.NotContains(t, out.String(), Canary)
-	assert.Equal(t, 24, strings.Count(out.String(), "<redacted>"), "every secret of the example is redacted")
+	assert.Equal(t, 27, strings.Count(out.String(), "<redacted>"), "every secret of the example is redacted")
 	golden.Assert(t, "example-values.yaml", out.Bytes())
 }

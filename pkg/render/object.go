@@ -193,7 +193,9 @@ func CheckStructure(manifests []*Manifest) []StructureProblem {
 // Images lists the container images the manifests use, sorted and
 // de-duplicated: every containers, initContainers and ephemeralContainers
 // entry anywhere in any object (pod templates of every workload kind, and
-// custom resources that embed pod specs).
+// custom resources that embed pod specs), and the steps and sidecars of
+// Tekton tasks (inline in Pipelines too), which run as containers of the
+// task pods.
 func Images(manifests []*Manifest) []string {
 	set := map[string]bool{}
 	for _, m := range manifests {
@@ -209,11 +211,17 @@ func Images(manifests []*Manifest) []string {
 	return out
 }
 
+// containerLists are the keys whose value is a list of containers.
+var containerLists = map[string]bool{
+	"containers": true, "initContainers": true, "ephemeralContainers": true,
+	"steps": true, "sidecars": true, // Tekton Task, TaskRun, Pipeline taskSpec
+}
+
 func collectImages(v any, set map[string]bool) {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, c := range t {
-			if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
+			if containerLists[k] {
 				if list, ok := c.([]any); ok {
 					for _, item := range list {
 						if ctr, ok := item.(map[string]any); ok {

@@ -58,3 +58,39 @@ Call with (dict "svc" $svc "ctx" $).
 {{- $name := get (dict "public" "public" "sso" "auth" "cluster" "local") $ingress -}}
 {{- index .ctx.Values.gateways $name | toJson -}}
 {{- end -}}
+
+{{/*
+Image reference: repository[:tag][@digest], the digest winning over the tag.
+When global.imageRegistry is set it replaces the registry host of the repository: the first path element
+when it contains "." or ":" or is "localhost"; a repository without such a host is a docker.io image
+(official docker.io images get their implicit "library/" path).
+Call with (dict "image" .Values.image "global" .Values.global "defaultTag" "v1.0.0").
+*/}}
+{{- define "team-ns.image" -}}
+{{- $img := .image | default dict -}}
+{{- $repo := required "image.repository is required" (dig "repository" "" $img) -}}
+{{- $registry := trimSuffix "/" (dig "imageRegistry" "" (.global | default dict)) -}}
+{{- if $registry -}}
+{{- $parts := splitList "/" $repo -}}
+{{- $first := first $parts -}}
+{{- $host := "docker.io" -}}
+{{- $path := $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) -}}
+{{- $host = $first -}}
+{{- $path = rest $parts -}}
+{{- end -}}
+{{- if and (has $host (list "docker.io" "index.docker.io")) (eq (len $path) 1) -}}
+{{- $path = prepend $path "library" -}}
+{{- end -}}
+{{- $repo = printf "%s/%s" $registry (join "/" $path) -}}
+{{- end -}}
+{{- $digest := dig "digest" "" $img -}}
+{{- $tag := dig "tag" "" $img | default .defaultTag | toString -}}
+{{- if $digest -}}
+{{- printf "%s@%s" $repo $digest -}}
+{{- else if $tag -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- else -}}
+{{- $repo -}}
+{{- end -}}
+{{- end -}}
