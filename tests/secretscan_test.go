@@ -45,19 +45,19 @@ func renderWithValues(t *testing.T, flags cmdutil.RenderFlags) (map[string]any, 
 	return loaded.StateValues, loaded.Releases, manifests
 }
 
-// secretValue is one x-secret value of the merged values.
-type secretValue struct {
+// secretLeaf is one x-secret value of the merged values.
+type secretLeaf struct {
 	pointer string
 	value   string
 }
 
 // secretValues are the x-secret leaves of the values (the schema decides),
 // at least minSecretLen long.
-func secretValues(t *testing.T, tree map[string]any) []secretValue {
+func secretValues(t *testing.T, tree map[string]any) []secretLeaf {
 	t.Helper()
 	s, err := schema.Load("values-schema.yaml", platformfs.ValuesSchema)
 	require.NoError(t, err)
-	var out []secretValue
+	var out []secretLeaf
 	for _, ptr := range s.SecretPointers(tree) {
 		v, ok := values.Get(tree, ptr)
 		if !ok {
@@ -73,7 +73,7 @@ func secretValues(t *testing.T, tree map[string]any) []secretValue {
 			str = fmt.Sprint(t)
 		}
 		if len(str) >= minSecretLen {
-			out = append(out, secretValue{ptr, str})
+			out = append(out, secretLeaf{ptr, str})
 		}
 	}
 	return out
@@ -91,7 +91,7 @@ func (l leak) String() string {
 // scanForSecrets walks every field (keys and values) of every object but
 // Secrets and reports the places that hold a secret value, as is or
 // base64-encoded.
-func scanForSecrets(manifests []*render.Manifest, secrets []secretValue) []leak {
+func scanForSecrets(manifests []*render.Manifest, secrets []secretLeaf) []leak {
 	type needle struct{ text, pointer string }
 	var needles []needle
 	for _, s := range secrets {
@@ -230,7 +230,7 @@ func TestNoSecretOutsideSecretsExternalDNS(t *testing.T) {
 			require.NoError(t, os.WriteFile(layer, []byte(text), 0o600))
 			tree, _, manifests := renderWithValues(t, cmdutil.RenderFlags{Selectors: []string{"app=external-dns"}, StateValuesFiles: []string{layer}})
 			secrets := secretValues(t, tree)
-			var dns []secretValue
+			var dns []secretLeaf
 			for _, s := range secrets {
 				if strings.HasPrefix(s.pointer, "/dns/") {
 					dns = append(dns, s)
@@ -275,7 +275,7 @@ stringData:
   password: hidden-value
 `)
 	require.NoError(t, err)
-	leaks := scanForSecrets([]*render.Manifest{m}, []secretValue{{"/apps/x/password", "hidden-value"}})
+	leaks := scanForSecrets([]*render.Manifest{m}, []secretLeaf{{"/apps/x/password", "hidden-value"}})
 	var got []string
 	for _, l := range leaks {
 		got = append(got, l.String())

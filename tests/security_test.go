@@ -46,7 +46,7 @@ func securityPlatform(t *testing.T, stateValues ...string) map[string]*render.Ma
 }
 
 // object finds a rendered object by kind and name.
-func object(t *testing.T, m *render.Manifest, kind, name string) map[string]any {
+func secObject(t *testing.T, m *render.Manifest, kind, name string) map[string]any {
 	t.Helper()
 	require.NotNil(t, m)
 	for _, o := range m.Objects {
@@ -111,32 +111,32 @@ func TestSecurityTemplate(t *testing.T) {
 	for _, o := range byName["sealed-secrets"].Objects {
 		assert.NotEqual(t, "Secret", o.Kind, "the sealing key is made at runtime")
 	}
-	ss := firstContainer(t, object(t, byName["sealed-secrets"], "Deployment", "sealed-secrets-controller"))
+	ss := firstContainer(t, secObject(t, byName["sealed-secrets"], "Deployment", "sealed-secrets-controller"))
 	assert.Contains(t, ss["args"], "--key-renew-period=720h")
 
 	// ExternalDNS: the platform's Ingresses and gateways, the demo's zones, Route 53 through the IRSA role.
-	edns := object(t, byName["external-dns"], "Deployment", "external-dns")
+	edns := secObject(t, byName["external-dns"], "Deployment", "external-dns")
 	args := firstContainer(t, edns)["args"]
 	for _, a := range []string{"--source=ingress", "--source=istio-gateway", "--source=istio-virtualservice", "--provider=aws",
 		"--domain-filter=demo.otomi.example", "--domain-filter=apps.otomi.example", "--policy=upsert-only", "--txt-owner-id=demo"} {
 		assert.Contains(t, args, a)
 	}
-	sa := object(t, byName["external-dns"], "ServiceAccount", "external-dns")
+	sa := secObject(t, byName["external-dns"], "ServiceAccount", "external-dns")
 	assert.Equal(t, "arn:aws:iam::123456789012:role/otomi-demo-external-dns", dig(t, sa, "metadata", "annotations", "eks.amazonaws.com/role-arn"))
 
 	// Falco: the modern eBPF probe with capabilities, not privileged; the values' rules.
-	falco := firstContainer(t, object(t, byName["falco"], "DaemonSet", "falco"))
+	falco := firstContainer(t, secObject(t, byName["falco"], "DaemonSet", "falco"))
 	sc := falco["securityContext"].(map[string]any)
 	assert.Nil(t, sc["privileged"])
 	assert.Equal(t, []any{"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"}, dig(t, sc, "capabilities", "add"))
-	cfg := object(t, byName["falco"], "ConfigMap", "falco")
+	cfg := secObject(t, byName["falco"], "ConfigMap", "falco")
 	assert.Contains(t, dig(t, cfg, "data", "falco.yaml"), "kind: modern_ebpf")
 	assert.Contains(t, dig(t, cfg, "data", "falco.yaml"), "priority: warning")
-	rules := object(t, byName["falco"], "ConfigMap", "falco-rules")
+	rules := secObject(t, byName["falco"], "ConfigMap", "falco-rules")
 	assert.Contains(t, dig(t, rules, "data", "otomi-rules.yaml"), "Shell in a team container")
 
 	// Trivy: the scan jobs' image and severities from the values.
-	tc := object(t, byName["trivy-operator"], "ConfigMap", "trivy-operator-trivy-config")
+	tc := secObject(t, byName["trivy-operator"], "ConfigMap", "trivy-operator-trivy-config")
 	assert.Equal(t, "ghcr.io/aquasecurity/trivy", dig(t, tc, "data", "trivy.repository"))
 	assert.Equal(t, "0.58.1", dig(t, tc, "data", "trivy.tag"))
 	assert.Equal(t, "CRITICAL,HIGH,MEDIUM", dig(t, tc, "data", "trivy.severity"))
@@ -146,19 +146,19 @@ func TestSecurityTemplate(t *testing.T) {
 	require.NoError(t, err)
 	gc := byName["gatekeeper-constraints"]
 	for _, p := range policies {
-		tmpl := object(t, gc, "ConstraintTemplate", strings.ToLower(validate.GatekeeperKind(p.Name)))
+		tmpl := secObject(t, gc, "ConstraintTemplate", strings.ToLower(validate.GatekeeperKind(p.Name)))
 		assert.Equal(t, "K8sNativeValidation", dig(t, tmpl, "spec", "targets", 0, "code", 0, "engine"))
 	}
-	assert.Equal(t, "deny", dig(t, object(t, gc, "OtomiBannedImageTags", "banned-image-tags"), "spec", "enforcementAction"))
-	assert.Equal(t, []any{"latest", "master", "main"}, dig(t, object(t, gc, "OtomiBannedImageTags", "banned-image-tags"), "spec", "parameters", "tags"))
-	dev := object(t, gc, "OtomiBannedImageTags", "banned-image-tags-team-dev")
+	assert.Equal(t, "deny", dig(t, secObject(t, gc, "OtomiBannedImageTags", "banned-image-tags"), "spec", "enforcementAction"))
+	assert.Equal(t, []any{"latest", "master", "main"}, dig(t, secObject(t, gc, "OtomiBannedImageTags", "banned-image-tags"), "spec", "parameters", "tags"))
+	dev := secObject(t, gc, "OtomiBannedImageTags", "banned-image-tags-team-dev")
 	assert.Equal(t, "warn", dig(t, dev, "spec", "enforcementAction"), "team dev audits banned tags")
 	assert.Equal(t, []any{"team-dev"}, dig(t, dev, "spec", "match", "namespaces"))
-	assert.Contains(t, dig(t, object(t, gc, "OtomiBannedImageTags", "banned-image-tags"), "spec", "match", "excludedNamespaces"), "team-dev")
+	assert.Contains(t, dig(t, secObject(t, gc, "OtomiBannedImageTags", "banned-image-tags"), "spec", "match", "excludedNamespaces"), "team-dev")
 	for _, o := range gc.Objects {
 		assert.NotEqual(t, "read-only-root-filesystem", o.Name, "off on the platform")
 	}
-	assert.Equal(t, "warn", dig(t, object(t, gc, "OtomiReadOnlyRootFilesystem", "read-only-root-filesystem-team-demo"), "spec", "enforcementAction"))
+	assert.Equal(t, "warn", dig(t, secObject(t, gc, "OtomiReadOnlyRootFilesystem", "read-only-root-filesystem-team-demo"), "spec", "enforcementAction"))
 }
 
 // otomiCode runs otomi in process and returns stdout and the exit code.
@@ -206,7 +206,7 @@ func TestSecurityValidateTemplates(t *testing.T) {
 func TestGatekeeperFollowsThePolicies(t *testing.T) {
 	t.Setenv("SOPS_AGE_KEY_FILE", filepath.Join(repoRoot(t), "testdata", "age", "test-only.agekey"))
 	memory := func(byName map[string]*render.Manifest) any {
-		c := object(t, byName["gatekeeper-constraints"], "OtomiContainerLimits", "container-limits")
+		c := secObject(t, byName["gatekeeper-constraints"], "OtomiContainerLimits", "container-limits")
 		return dig(t, c, "spec", "parameters", "memory")
 	}
 	above := func(fs []validate.Finding) int {
@@ -237,7 +237,7 @@ func TestGatekeeperFollowsThePolicies(t *testing.T) {
 	errs := policyFindings(t, "container-limits", enforce)
 	require.NotEmpty(t, errs)
 	assert.Equal(t, validate.Error, errs[0].Severity)
-	c := object(t, securityPlatform(t, enforce)["gatekeeper-constraints"], "OtomiContainerLimits", "container-limits")
+	c := secObject(t, securityPlatform(t, enforce)["gatekeeper-constraints"], "OtomiContainerLimits", "container-limits")
 	assert.Equal(t, "deny", dig(t, c, "spec", "enforcementAction"))
 }
 
