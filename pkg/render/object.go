@@ -195,12 +195,17 @@ func CheckStructure(manifests []*Manifest) []StructureProblem {
 // entry anywhere in any object (pod templates of every workload kind, and
 // custom resources that embed pod specs), and the steps and sidecars of
 // Tekton tasks (inline in Pipelines too), which run as containers of the
-// task pods.
+// task pods. Images a workload starts itself (sidecars it injects, pods it
+// creates, images named in flags, env or ConfigMaps) are listed by the chart
+// in the annotation ImagesAnnotation of the object that names them.
 func Images(manifests []*Manifest) []string {
 	set := map[string]bool{}
 	for _, m := range manifests {
 		for _, o := range m.Objects {
 			collectImages(o.Body, set)
+			for _, img := range AnnotatedImages(o.Body) {
+				set[img] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -209,6 +214,18 @@ func Images(manifests []*Manifest) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ImagesAnnotation lists, separated by commas or white space, the images an
+// object's workload starts without naming them in a container list.
+const ImagesAnnotation = "otomi.io/images"
+
+// AnnotatedImages returns the images of an object's ImagesAnnotation.
+func AnnotatedImages(body map[string]any) []string {
+	meta, _ := body["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	list, _ := ann[ImagesAnnotation].(string)
+	return strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
 }
 
 // containerLists are the keys whose value is a list of containers.

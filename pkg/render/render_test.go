@@ -127,3 +127,17 @@ func TestCheckStructure(t *testing.T) {
 		`release x, c/templates/e.yaml: ConfigMap/ns/d is also rendered by release x`,
 	}, msgs)
 }
+
+func TestImagesAnnotation(t *testing.T) {
+	m := &Manifest{Objects: []*Object{{Body: map[string]any{
+		"kind": "Deployment",
+		"metadata": map[string]any{"name": "operator", "annotations": map[string]any{
+			ImagesAnnotation: "quay.io/x/sidecar:1.0, quay.io/x/job:2.0\n  quay.io/x/sidecar:1.0",
+		}},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "op", "image": "quay.io/x/operator:3.0"}},
+		}}},
+	}}}}
+	assert.Equal(t, []string{"quay.io/x/job:2.0", "quay.io/x/operator:3.0", "quay.io/x/sidecar:1.0"}, Images([]*Manifest{m}))
+	assert.Empty(t, AnnotatedImages(map[string]any{"kind": "ConfigMap"}))
+}
