@@ -120,9 +120,9 @@ func TestServicesRender(t *testing.T) {
 	assert.Equal(t, "velero", bsl["objectStorage"].(map[string]any)["bucket"])
 	assert.Equal(t, "http://minio.minio.svc.cluster.local:9000", bsl["config"].(map[string]any)["s3Url"])
 
-	// The buckets: the demo's own plus those of the apps on minio-local (velero, harbor), once each.
+	// The buckets: the demo's own plus those of the apps on minio-local (velero, harbor, loki, thanos), once each.
 	buckets := objectOf(svc["minio"], "ConfigMap", "minio-buckets").Body["data"].(map[string]any)["buckets"].(string)
-	assert.Equal(t, "velero none false\ncnpg-backups none true\nharbor none false\n", buckets)
+	assert.Equal(t, "velero none false\ncnpg-backups none true\nharbor none false\nloki none false\nthanos none false\n", buckets)
 	for _, r := range releases {
 		if r.Name == "harbor" || r.Name == "velero" {
 			assert.Equal(t, []string{"minio/minio"}, r.Needs, "%s stores in MinIO", r.Name)
