@@ -32,7 +32,6 @@ import (
 	"github.com/otomi/otomi/internal/golden"
 	"github.com/otomi/otomi/internal/kubetest"
 	"github.com/otomi/otomi/pkg/cmdutil"
-	"github.com/otomi/otomi/pkg/iostreams"
 	"github.com/otomi/otomi/pkg/render"
 )
 
@@ -157,40 +156,37 @@ func (c *kubeEnv) writeRepoFile(rel, content string) {
 
 func (c *kubeEnv) editRepoFile(rel, old, new string) {
 	c.t.Helper()
-	p := filepath.Join(c.repo, rel)
+	replaceInFile(c.t, filepath.Join(c.repo, rel), old, new)
+}
+
+// replaceInFile replaces the first old in the file by new; old must be there.
+func replaceInFile(t testing.TB, p, old, new string) {
+	t.Helper()
 	data, err := os.ReadFile(p)
-	require.NoError(c.t, err)
-	require.Contains(c.t, string(data), old)
-	require.NoError(c.t, os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
+	require.NoError(t, err)
+	require.Contains(t, string(data), old)
+	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
 }
 
 // editPlatformFile replaces old by new in a file of the platform snapshot.
 func (c *kubeEnv) editPlatformFile(rel, old, new string) {
 	c.t.Helper()
-	p := filepath.Join(c.platform, rel)
-	data, err := os.ReadFile(p)
-	require.NoError(c.t, err)
-	require.Contains(c.t, string(data), old)
-	require.NoError(c.t, os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644))
+	replaceInFile(c.t, filepath.Join(c.platform, rel), old, new)
+}
+
+// renderWith renders the cluster's platform snapshot for the example repo
+// with extra state values files.
+func (c *kubeEnv) renderWith(files ...string) ([]*render.Release, []*render.Manifest) {
+	c.t.Helper()
+	loaded, manifests := renderExample(c.t, c.platform, cmdutil.RenderFlags{StateValuesFiles: files}, render.RenderOptions{})
+	return loaded.Releases, manifests
 }
 
 // render renders the cluster's platform snapshot for the example repo
 // (its pristine copy), in process.
 func (c *kubeEnv) render() ([]*render.Release, []*render.Manifest) {
 	c.t.Helper()
-	top := repoRoot(c.t)
-	c.t.Setenv("SOPS_AGE_KEY_FILE", filepath.Join(top, "testdata", "age", "test-only.agekey"))
-	ios, _, _, errOut := iostreams.Test()
-	f := cmdutil.New(ios)
-	f.Globals.EnvDir = filepath.Join(top, "examples", "demo")
-	f.Globals.EnvDirSet = true
-	f.Globals.PlatformDir = c.platform
-	ctx := context.Background()
-	loaded, err := cmdutil.LoadReleases(ctx, f, cmdutil.RenderFlags{})
-	require.NoError(c.t, err, errOut.String())
-	manifests, err := render.Render(ctx, loaded.Releases, render.RenderOptions{})
-	require.NoError(c.t, err)
-	return loaded.Releases, manifests
+	return c.renderWith()
 }
 
 // platformReleases are the IDs of the example platform's installed

@@ -217,25 +217,6 @@ func writeTemp(t *testing.T, name, content string) string {
 	return p
 }
 
-// renderWith renders the cluster's platform snapshot for the example repo
-// with extra state values files.
-func (c *kubeEnv) renderWith(files ...string) ([]*render.Release, []*render.Manifest) {
-	c.t.Helper()
-	top := repoRoot(c.t)
-	c.t.Setenv("SOPS_AGE_KEY_FILE", filepath.Join(top, "testdata", "age", "test-only.agekey"))
-	ios, _, _, errOut := iostreams.Test()
-	f := cmdutil.New(ios)
-	f.Globals.EnvDir = filepath.Join(top, "examples", "demo")
-	f.Globals.EnvDirSet = true
-	f.Globals.PlatformDir = c.platform
-	ctx := context.Background()
-	loaded, err := cmdutil.LoadReleases(ctx, f, cmdutil.RenderFlags{StateValuesFiles: files})
-	require.NoError(c.t, err, errOut.String())
-	manifests, err := render.Render(ctx, loaded.Releases, render.RenderOptions{})
-	require.NoError(c.t, err)
-	return loaded.Releases, manifests
-}
-
 // TestObservabilityApply applies the example to a real API server: the CRDs
 // of the operators come first, every object of the stage is created, and
 // turning Jaeger off uninstalls its two releases and leaves the rest.

@@ -17,9 +17,9 @@ import (
 	"github.com/otomi/otomi/pkg/render"
 )
 
-// examplePlatform renders the platform of this checkout for the example
-// values repo, in process.
-func examplePlatform(t *testing.T, flags cmdutil.RenderFlags) ([]*render.Release, []*render.Manifest) {
+// renderExample renders the example values repo (with flags' state values
+// layered over it) through the platform in platformDir, in process.
+func renderExample(t testing.TB, platformDir string, flags cmdutil.RenderFlags, opts render.RenderOptions) (*cmdutil.Loaded, []*render.Manifest) {
 	t.Helper()
 	top := repoRoot(t)
 	t.Setenv("SOPS_AGE_KEY_FILE", filepath.Join(top, "testdata", "age", "test-only.agekey"))
@@ -27,12 +27,20 @@ func examplePlatform(t *testing.T, flags cmdutil.RenderFlags) ([]*render.Release
 	f := cmdutil.New(ios)
 	f.Globals.EnvDir = filepath.Join(top, "examples", "demo")
 	f.Globals.EnvDirSet = true
-	f.Globals.PlatformDir = top
+	f.Globals.PlatformDir = platformDir
 	ctx := context.Background()
 	loaded, err := cmdutil.LoadReleases(ctx, f, flags)
 	require.NoError(t, err, errOut.String())
-	manifests, err := render.Render(ctx, loaded.Releases, render.RenderOptions{IncludeCRDs: true})
+	manifests, err := render.Render(ctx, loaded.Releases, opts)
 	require.NoError(t, err)
+	return loaded, manifests
+}
+
+// examplePlatform renders the platform of this checkout for the example
+// values repo, in process, CRDs included.
+func examplePlatform(t *testing.T, flags cmdutil.RenderFlags) ([]*render.Release, []*render.Manifest) {
+	t.Helper()
+	loaded, manifests := renderExample(t, repoRoot(t), flags, render.RenderOptions{IncludeCRDs: true})
 	return loaded.Releases, manifests
 }
 

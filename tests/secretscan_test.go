@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -17,7 +16,6 @@ import (
 
 	platformfs "github.com/otomi/otomi"
 	"github.com/otomi/otomi/pkg/cmdutil"
-	"github.com/otomi/otomi/pkg/iostreams"
 	"github.com/otomi/otomi/pkg/render"
 	"github.com/otomi/otomi/pkg/schema"
 	"github.com/otomi/otomi/pkg/values"
@@ -30,18 +28,7 @@ const minSecretLen = 6
 // values layered over the example repo, and returns the merged values too.
 func renderWithValues(t *testing.T, flags cmdutil.RenderFlags) (map[string]any, []*render.Release, []*render.Manifest) {
 	t.Helper()
-	top := repoRoot(t)
-	t.Setenv("SOPS_AGE_KEY_FILE", filepath.Join(top, "testdata", "age", "test-only.agekey"))
-	ios, _, _, errOut := iostreams.Test()
-	f := cmdutil.New(ios)
-	f.Globals.EnvDir = filepath.Join(top, "examples", "demo")
-	f.Globals.EnvDirSet = true
-	f.Globals.PlatformDir = top
-	ctx := context.Background()
-	loaded, err := cmdutil.LoadReleases(ctx, f, flags)
-	require.NoError(t, err, errOut.String())
-	manifests, err := render.Render(ctx, loaded.Releases, render.RenderOptions{IncludeCRDs: true})
-	require.NoError(t, err)
+	loaded, manifests := renderExample(t, repoRoot(t), flags, render.RenderOptions{IncludeCRDs: true})
 	return loaded.StateValues, loaded.Releases, manifests
 }
 
