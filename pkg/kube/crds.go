@@ -46,21 +46,26 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 			objs = append(objs, u)
 		}
 	}
-	client := c.dynamic.Resource(crdResource)
-	created := make([]bool, len(objs))
-	errs := make([]error, len(objs))
-	changed := make([]bool, len(objs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, u := range objs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			created[i], changed[i], errs[i] = c.applyCRD(ctx, u)
-		}()
+	// What is there before: one metadata-only list, not a GET per CRD.
+	before := map[string]string{}
+	err := Retry(ctx, DefaultRetry, func() error {
+		list, err := c.metadata.Resource(crdResource).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, m := range list.Items {
+			before[m.Name] = m.ResourceVersion
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("list CRDs: %w", err)
 	}
-	wg.Wait()
+	changed := make([]bool, len(objs))
+	errs := make([]error, len(objs))
+	parallel(len(objs), crdConcurrency, func(i int) {
+		changed[i], errs[i] = c.applyCRD(ctx, objs[i], before[objs[i].GetName()])
+	})
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
@@ -73,12 +78,16 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 	if n == 0 {
 		return 0, nil
 	}
+	// Wait for every changed CRD to be established, in parallel; a new
+	// kind gets its first request (warm) as soon as it is.
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for i, u := range objs {
+	client := c.dynamic.Resource(crdResource)
+	parallel(len(objs), crdConcurrency, func(i int) {
 		if !changed[i] {
-			continue
+			return
 		}
+		u := objs[i]
 		err := wait.PollUntilContextCancel(wctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 			live, err := client.Get(ctx, u.GetName(), metav1.GetOptions{})
 			if err != nil {
@@ -90,27 +99,46 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 			return established(live), nil
 		})
 		if err != nil {
-			return n, fmt.Errorf("CRD %s not established: %w", u.GetName(), err)
+			errs[i] = fmt.Errorf("CRD %s not established: %w", u.GetName(), err)
+			return
 		}
-		if created[i] {
+		if _, existed := before[u.GetName()]; !existed {
 			go c.warm(ctx, u)
 		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return n, err
 	}
 	c.resetDiscovery()
 	return n, nil
 }
 
-// applyCRD server-side applies one CRD: created is true when it is new,
-// changed when it was created or updated.
-func (c *Cluster) applyCRD(ctx context.Context, u *unstructured.Unstructured) (created, changed bool, err error) {
+// crdConcurrency bounds the CRD requests in flight.
+const crdConcurrency = 16
+
+// parallel runs f(0..n-1), at most limit at once, and waits for all.
+func parallel(n, limit int, f func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// applyCRD server-side applies one CRD whose resourceVersion was before
+// ("" when it did not exist); changed is true when it was created or
+// updated.
+func (c *Cluster) applyCRD(ctx context.Context, u *unstructured.Unstructured, before string) (changed bool, err error) {
 	client := c.dynamic.Resource(crdResource)
 	body, err := json.Marshal(u.Object)
 	if err != nil {
-		return false, false, err
-	}
-	before := ""
-	if live, err := client.Get(ctx, u.GetName(), metav1.GetOptions{}); err == nil {
-		before = live.GetResourceVersion()
+		return false, err
 	}
 	var after *unstructured.Unstructured
 	err = Retry(ctx, DefaultRetry, func() error {
@@ -119,9 +147,9 @@ func (c *Cluster) applyCRD(ctx context.Context, u *unstructured.Unstructured) (c
 		return err
 	}, nil)
 	if err != nil {
-		return false, false, fmt.Errorf("apply CRD %s: %w", u.GetName(), err)
+		return false, fmt.Errorf("apply CRD %s: %w", u.GetName(), err)
 	}
-	return before == "", after.GetResourceVersion() != before, nil
+	return after.GetResourceVersion() != before, nil
 }
 
 // warm sends a new custom resource kind its first request while earlier
