@@ -109,6 +109,50 @@ func item(p *Plan, id string) *Item {
 	return nil
 }
 
+// requestLog records the method and path of every request a client sends.
+type requestLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		l.mu.Lock()
+		l.lines = append(l.lines, r.Method+" "+r.URL.Path)
+		l.mu.Unlock()
+		return rt.RoundTrip(r)
+	})
+}
+
+// count counts the requests of method to paths starting with prefix.
+func (l *requestLog) count(method, prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if m, p, _ := strings.Cut(line, " "); m == method && strings.HasPrefix(p, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// first is the first request to a path starting with prefix.
+func (l *requestLog) first(prefix string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if _, p, _ := strings.Cut(line, " "); strings.HasPrefix(p, prefix) {
+			return line
+		}
+	}
+	return ""
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 var all = []string{"default/namespaces", "apps/config", "apps/web", "apps/widgets"}
 
 // TestApplyLifecycle: a first apply installs everything (CRDs first, the
@@ -117,12 +161,17 @@ var all = []string{"default/namespaces", "apps/config", "apps/web", "apps/widget
 // removes the rest, CRDs and namespaces included.
 func TestApplyLifecycle(t *testing.T) {
 	s := kubetest.Start(t)
-	c := connect(t, s, nil)
+	reqs := &requestLog{}
+	c := connect(t, s, reqs.wrap)
 	ctx := context.Background()
 	rec := &recorder{}
 
 	_, rep := apply(t, c, nil, ApplyOptions{Events: rec.add, Actor: "tester@host", Version: "v0.0.0-test"})
 	require.NoError(t, rep.Err())
+	// No OpenAPI document is fetched to decide on client-side validation
+	// (the server validates fields), and the CRDs' state before is one list.
+	assert.Zero(t, reqs.count("GET", "/openapi/"), "OpenAPI requests")
+	assert.Equal(t, "GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions", reqs.first("/apis/apiextensions.k8s.io/v1/customresourcedefinitions"))
 	assert.Equal(t, map[string]string{
 		"default/namespaces": "install/done", "apps/config": "install/done", "apps/web": "install/done", "apps/widgets": "install/done",
 	}, states(rep))
