@@ -22,8 +22,8 @@ var annotatedImages = []string{
 	"gcr.io/knative-releases/knative.dev/serving/cmd/queue:v1.19.0", // knative config-deployment
 	"ghcr.io/cloudnative-pg/postgresql:17.6",                        // POSTGRES_IMAGE_NAME, Cluster imageName
 	"docker.io/istio/proxyv2:1.28.3",                                // sidecar injector
-	"ghcr.io/aquasecurity/trivy:0.58.1",                             // trivy scan jobs
-	"docker.io/drone/git:1.3.1",                                     // drone clone
+	"mirror.gcr.io/aquasec/trivy:0.58.1",                            // trivy scan jobs
+	"docker.io/drone/git:1.2.1",                                     // drone clone
 	"quay.io/jetstack/cert-manager-acmesolver:v1.19.1",
 }
 

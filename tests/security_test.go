@@ -100,7 +100,7 @@ func TestSecurityTemplate(t *testing.T) {
 	}
 	imgs := render.Images(manifests)
 	for _, want := range []string{
-		"docker.io/openpolicyagent/gatekeeper:v3.20.0", "ghcr.io/aquasecurity/trivy-operator:0.24.1",
+		"docker.io/openpolicyagent/gatekeeper:v3.20.0", "mirror.gcr.io/aquasec/trivy-operator:0.24.1",
 		"docker.io/falcosecurity/falco:0.41.3", "docker.io/bitnami/sealed-secrets-controller:0.32.2",
 		"registry.k8s.io/external-dns/external-dns:v0.18.0",
 	} {
@@ -137,7 +137,7 @@ func TestSecurityTemplate(t *testing.T) {
 
 	// Trivy: the scan jobs' image and severities from the values.
 	tc := secObject(t, byName["trivy-operator"], "ConfigMap", "trivy-operator-trivy-config")
-	assert.Equal(t, "ghcr.io/aquasecurity/trivy", dig(t, tc, "data", "trivy.repository"))
+	assert.Equal(t, "mirror.gcr.io/aquasec/trivy", dig(t, tc, "data", "trivy.repository"))
 	assert.Equal(t, "0.58.1", dig(t, tc, "data", "trivy.tag"))
 	assert.Equal(t, "CRITICAL,HIGH,MEDIUM", dig(t, tc, "data", "trivy.severity"))
 
