@@ -43,7 +43,7 @@ var servicesWant = map[string][]string{
 func servicesManifests(manifests []*render.Manifest) map[string]*render.Manifest {
 	out := map[string]*render.Manifest{}
 	for _, m := range manifests {
-		if m.Release.Labels["stage"] == "services" {
+		if m.Release.Labels["stage"] == "services" || m.Release.Name == "minio" {
 			out[m.Release.Name] = m
 		}
 	}
@@ -66,7 +66,7 @@ func TestServicesRender(t *testing.T) {
 	releases, manifests := examplePlatform(t, cmdutil.RenderFlags{})
 	groups := map[string]string{"httpbin": "shared", "vault": "shared", "harbor": "shared", "minio": "optional", "velero": "optional"}
 	for _, r := range releases {
-		if r.Labels["stage"] != "services" {
+		if r.Labels["stage"] != "services" && r.Name != "minio" {
 			continue
 		}
 		assert.True(t, r.Installed, r.Name)
@@ -123,10 +123,15 @@ func TestServicesRender(t *testing.T) {
 	// The buckets: the demo's own plus those of the apps on minio-local (velero, harbor, loki, thanos), once each.
 	buckets := objectOf(svc["minio"], "ConfigMap", "minio-buckets").Body["data"].(map[string]any)["buckets"].(string)
 	assert.Equal(t, "velero none false\ncnpg-backups none true\nharbor none false\nloki none false\nthanos none false\n", buckets)
+	// MinIO has a stage of its own before every app that stores in it.
+	stateFile := map[string]string{}
 	for _, r := range releases {
-		if r.Name == "harbor" || r.Name == "velero" {
-			assert.Equal(t, []string{"minio/minio"}, r.Needs, "%s stores in MinIO", r.Name)
-		}
+		stateFile[r.Name] = filepath.Base(r.StateFile)
+	}
+	assert.Equal(t, "storage", svc["minio"].Release.Labels["stage"])
+	for _, user := range []string{"databases", "loki", "tempo", "thanos", "harbor", "velero"} {
+		require.NotEmpty(t, stateFile[user], user)
+		assert.Less(t, stateFile["minio"], stateFile[user], "MinIO's stage comes before %s's", user)
 	}
 	// Harbor's registry on MinIO: S3 settings in the ConfigMap, the keys only by secretKeyRef, no image volume.
 	registryCfg := objectOf(svc["harbor"], "ConfigMap", "harbor-registry").Body["data"].(map[string]any)["config.yml"].(string)
