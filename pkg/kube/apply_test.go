@@ -109,6 +109,35 @@ func item(p *Plan, id string) *Item {
 	return nil
 }
 
+// TestApplyCRDsWithoutList: a user who may not list CRDs (only get and
+// patch them) still gets them applied, each looked up on its own.
+func TestApplyCRDsWithoutList(t *testing.T) {
+	s := kubetest.Start(t)
+	reqs := &requestLog{}
+	forbidList := func(rt http.RoundTripper) http.RoundTripper {
+		return reqs.wrap(roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodGet && r.URL.Path == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions" {
+				body := `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,` +
+					`"message":"customresourcedefinitions.apiextensions.k8s.io is forbidden: User \"tester\" cannot list resource"}`
+				return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Content-Type": []string{"application/json"}},
+					Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+			}
+			return rt.RoundTrip(r)
+		}))
+	}
+	c := connect(t, s, forbidList)
+	rec := &recorder{}
+	_, rep := apply(t, c, nil, ApplyOptions{Events: rec.add})
+	require.NoError(t, rep.Err())
+	assert.Contains(t, rec.lines(), " crds done")
+	// Looked up on its own before it is applied (without the fallback the
+	// first request for it is the apply PATCH).
+	widgets := "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.otomi.io"
+	assert.Equal(t, "GET "+widgets, reqs.first(widgets))
+	_, err := c.dynamic.Resource(crdResource).Get(context.Background(), "widgets.example.otomi.io", metav1.GetOptions{})
+	require.NoError(t, err)
+}
+
 // requestLog records the method and path of every request a client sends.
 type requestLog struct {
 	mu    sync.Mutex

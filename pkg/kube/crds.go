@@ -46,20 +46,9 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 			objs = append(objs, u)
 		}
 	}
-	// What is there before: one metadata-only list, not a GET per CRD.
-	before := map[string]string{}
-	err := Retry(ctx, DefaultRetry, func() error {
-		list, err := c.metadata.Resource(crdResource).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return err
-		}
-		for _, m := range list.Items {
-			before[m.Name] = m.ResourceVersion
-		}
-		return nil
-	}, nil)
+	before, err := c.crdVersions(ctx, objs)
 	if err != nil {
-		return 0, fmt.Errorf("list CRDs: %w", err)
+		return 0, err
 	}
 	changed := make([]bool, len(objs))
 	errs := make([]error, len(objs))
@@ -111,6 +100,41 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 	}
 	c.resetDiscovery()
 	return n, nil
+}
+
+// crdVersions returns the resourceVersion of each CRD that exists: one
+// metadata-only list, or, for a user who may not list CRDs, a GET of each
+// (one that cannot be read counts as new).
+func (c *Cluster) crdVersions(ctx context.Context, objs []*unstructured.Unstructured) (map[string]string, error) {
+	client := c.metadata.Resource(crdResource)
+	before := map[string]string{}
+	err := Retry(ctx, DefaultRetry, func() error {
+		list, err := client.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, m := range list.Items {
+			before[m.Name] = m.ResourceVersion
+		}
+		return nil
+	}, nil)
+	if err == nil {
+		return before, nil
+	}
+	if !apierrors.IsForbidden(err) {
+		return nil, fmt.Errorf("list CRDs: %w", err)
+	}
+	var mu sync.Mutex
+	parallel(len(objs), crdConcurrency, func(i int) {
+		m, err := client.Get(ctx, objs[i].GetName(), metav1.GetOptions{})
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		before[m.Name] = m.ResourceVersion
+		mu.Unlock()
+	})
+	return before, nil
 }
 
 // crdConcurrency bounds the CRD requests in flight.
