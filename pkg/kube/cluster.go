@@ -111,10 +111,11 @@ func Connect(ctx context.Context, opts ConnectOptions) (*Cluster, error) {
 		}
 		return nil, fmt.Errorf("kubeconfig context %q: %w", contextName, err)
 	}
-	// Client-side rate limit of the shared clients: a first apply of the
-	// platform sends a few hundred CRD requests at once (apply, established,
-	// first request of each kind), which 50/s after a burst of 100 stretched
-	// to 7 s. The server's API priority and fairness queues what is too much.
+	// Client-side rate limit of each client made from this config: a first
+	// apply of the platform sends a few hundred CRD requests at once (apply,
+	// established, first request of each kind) through one client, which
+	// 50/s after a burst of 100 stretched to 7 s. The server's API priority
+	// and fairness queues what is too much.
 	cfg.QPS, cfg.Burst = 100, 300
 	if opts.WrapTransport != nil {
 		cfg.Wrap(opts.WrapTransport)

@@ -68,10 +68,14 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 		return 0, nil
 	}
 	// Wait for every changed CRD to be established, in parallel; a new
-	// kind gets its first request (warm) as soon as it is.
+	// kind gets its first request (warm) as soon as it is. The first
+	// failure stops the other waits.
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := c.dynamic.Resource(crdResource)
+	var mu sync.Mutex
+	var first error
+	pending := 0
 	parallel(len(objs), crdConcurrency, func(i int) {
 		if !changed[i] {
 			return
@@ -88,15 +92,24 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 			return established(live), nil
 		})
 		if err != nil {
-			errs[i] = fmt.Errorf("CRD %s not established: %w", u.GetName(), err)
+			mu.Lock()
+			defer mu.Unlock()
+			pending++
+			if first == nil {
+				first = fmt.Errorf("CRD %s not established: %w", u.GetName(), err)
+				cancel()
+			}
 			return
 		}
 		if _, existed := before[u.GetName()]; !existed {
 			go c.warm(ctx, u)
 		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		return n, err
+	if first != nil {
+		if pending > 1 {
+			return n, fmt.Errorf("%w (and %d more CRDs not established)", first, pending-1)
+		}
+		return n, first
 	}
 	c.resetDiscovery()
 	return n, nil
