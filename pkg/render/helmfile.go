@@ -76,6 +76,7 @@ func Load(ctx context.Context, opts LoadOptions) ([]*Release, error) {
 	}
 	conf := &config{file: abs, env: opts.Environment, selectors: opts.Selectors, helmBinary: self, logger: quietLogger()}
 	fs := filesystem.DefaultFileSystem()
+	cacheGlob(fs)
 	if opts.StateValues != nil {
 		data, err := yaml.Marshal(opts.StateValues)
 		if err != nil {
@@ -408,6 +409,30 @@ func templateError(file string, err error) string {
 
 // virtualValues makes the state values readable by helmfile at a path that
 // exists only in fs, so they never touch the disk.
+// cacheGlob makes fs remember glob results: helmfile looks for helper
+// templates (_*.tpl) before every template it renders, some 1,500 times
+// for the platform, and a load does not change the files it reads.
+func cacheGlob(fs *filesystem.FileSystem) {
+	glob := fs.Glob
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	fs.Glob = func(pattern string) ([]string, error) {
+		mu.Lock()
+		matches, ok := seen[pattern]
+		mu.Unlock()
+		if !ok {
+			var err error
+			if matches, err = glob(pattern); err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			seen[pattern] = matches
+			mu.Unlock()
+		}
+		return append([]string(nil), matches...), nil
+	}
+}
+
 func virtualValues(fs *filesystem.FileSystem, data []byte) string {
 	path := filepath.Join(string(filepath.Separator)+"otomi-in-memory", fmt.Sprintf("state-values-%p.yaml", fs))
 	readFile, glob, exists, existsAt, stat := fs.ReadFile, fs.Glob, fs.FileExists, fs.FileExistsAt, fs.Stat
