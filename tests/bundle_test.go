@@ -850,44 +850,13 @@ func BenchmarkBundle(b *testing.B) {
 }
 
 // bdlRun runs otomi as a child process and returns its wall time and peak
-// RSS (MB). The peak is the child's own VmHWM, polled: the rusage of a
-// child started by this (large) test process would count this process's
-// memory too, as Linux keeps the high-water mark across exec.
+// RSS (MB), measured as runMeasured does.
 func bdlRun(b *testing.B, bin string, args ...string) (time.Duration, float64) {
 	b.Helper()
 	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	start := time.Now()
-	require.NoError(b, cmd.Start())
-	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	done := make(chan struct{})
-	peak := make(chan int64, 1)
-	go func() {
-		var hwm int64
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if data, err := os.ReadFile(status); err == nil {
-				for _, line := range strings.Split(string(data), "\n") {
-					var kb int64
-					if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil && kb > hwm {
-						hwm = kb
-					}
-				}
-			}
-			select {
-			case <-done:
-				peak <- hwm
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	err := cmd.Wait()
-	d := time.Since(start)
-	close(done)
-	hwm := <-peak
+	d, rss, err := runMeasured(cmd)
 	require.NoError(b, err, "%s\n%s", strings.Join(args, " "), stderr.String())
-	return d, float64(hwm) / 1024
+	return d, rss
 }
