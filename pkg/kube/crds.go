@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -52,9 +54,15 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 	}
 	changed := make([]bool, len(objs))
 	errs := make([]error, len(objs))
-	parallel(len(objs), crdConcurrency, func(i int) {
-		changed[i], errs[i] = c.applyCRD(ctx, objs[i], before[objs[i].GetName()])
-	})
+	var g errgroup.Group
+	g.SetLimit(crdConcurrency)
+	for i, u := range objs {
+		g.Go(func() error {
+			changed[i], errs[i] = c.applyCRD(ctx, u, before[u.GetName()])
+			return nil
+		})
+	}
+	_ = g.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
@@ -73,43 +81,39 @@ func (c *Cluster) applyCRDs(ctx context.Context, crds []CRD, timeout time.Durati
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := c.dynamic.Resource(crdResource)
-	var mu sync.Mutex
-	var first error
-	pending := 0
-	parallel(len(objs), crdConcurrency, func(i int) {
+	wg, gctx := errgroup.WithContext(wctx)
+	wg.SetLimit(crdConcurrency)
+	var failed atomic.Int32
+	for i, u := range objs {
 		if !changed[i] {
-			return
+			continue
 		}
-		u := objs[i]
-		err := wait.PollUntilContextCancel(wctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			live, err := client.Get(ctx, u.GetName(), metav1.GetOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) || IsTransient(err) {
-					return false, nil
+		wg.Go(func() error {
+			err := wait.PollUntilContextCancel(gctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+				live, err := client.Get(ctx, u.GetName(), metav1.GetOptions{})
+				if err != nil {
+					if apierrors.IsNotFound(err) || IsTransient(err) {
+						return false, nil
+					}
+					return false, err
 				}
-				return false, err
+				return established(live), nil
+			})
+			if err != nil {
+				failed.Add(1)
+				return fmt.Errorf("CRD %s not established: %w", u.GetName(), err)
 			}
-			return established(live), nil
+			if _, existed := before[u.GetName()]; !existed {
+				go c.warm(ctx, u)
+			}
+			return nil
 		})
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			pending++
-			if first == nil {
-				first = fmt.Errorf("CRD %s not established: %w", u.GetName(), err)
-				cancel()
-			}
-			return
+	}
+	if err := wg.Wait(); err != nil {
+		if more := failed.Load() - 1; more > 0 {
+			return n, fmt.Errorf("%w (and %d more CRDs not established)", err, more)
 		}
-		if _, existed := before[u.GetName()]; !existed {
-			go c.warm(ctx, u)
-		}
-	})
-	if first != nil {
-		if pending > 1 {
-			return n, fmt.Errorf("%w (and %d more CRDs not established)", first, pending-1)
-		}
-		return n, first
+		return n, err
 	}
 	c.resetDiscovery()
 	return n, nil
@@ -138,35 +142,25 @@ func (c *Cluster) crdVersions(ctx context.Context, objs []*unstructured.Unstruct
 		return nil, fmt.Errorf("list CRDs: %w", err)
 	}
 	var mu sync.Mutex
-	parallel(len(objs), crdConcurrency, func(i int) {
-		m, err := client.Get(ctx, objs[i].GetName(), metav1.GetOptions{})
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		before[m.Name] = m.ResourceVersion
-		mu.Unlock()
-	})
+	var g errgroup.Group
+	g.SetLimit(crdConcurrency)
+	for _, u := range objs {
+		g.Go(func() error {
+			// One that cannot be read counts as new.
+			if m, err := client.Get(ctx, u.GetName(), metav1.GetOptions{}); err == nil {
+				mu.Lock()
+				before[m.Name] = m.ResourceVersion
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 	return before, nil
 }
 
 // crdConcurrency bounds the CRD requests in flight.
 const crdConcurrency = 16
-
-// parallel runs f(0..n-1), at most limit at once, and waits for all.
-func parallel(n, limit int, f func(i int)) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, limit)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			f(i)
-		}()
-	}
-	wg.Wait()
-}
 
 // applyCRD server-side applies one CRD whose resourceVersion was before
 // ("" when it did not exist); changed is true when it was created or

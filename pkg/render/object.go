@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 )
@@ -225,7 +226,7 @@ func AnnotatedImages(body map[string]any) []string {
 	meta, _ := body["metadata"].(map[string]any)
 	ann, _ := meta["annotations"].(map[string]any)
 	list, _ := ann[ImagesAnnotation].(string)
-	return strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+	return strings.FieldsFunc(list, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
 // containerLists are the keys whose value is a list of containers.

@@ -94,13 +94,11 @@ func openBundle(ctx context.Context, f *cmdutil.Factory, b BundleFlags) (*opened
 // own images are fine when the site registry has them).
 func (b *openedBundle) checkImages(f *cmdutil.Factory, t *Target) {
 	ios := f.IOStreams
-	// The values the platform was rendered with: --state-values-file
-	// layers included.
+	// The values the platform was rendered with: the values repo's, with
+	// the --state-values-file layers.
 	var tree any
-	if t.Loaded != nil && t.Loaded.StateValues != nil {
+	if t.Loaded != nil {
 		tree = t.Loaded.StateValues
-	} else if t.Loaded != nil && t.Loaded.Values != nil {
-		tree = t.Loaded.Values.Tree
 	}
 	registry := ""
 	if r, ok := values.Get(tree, "/otomi/imageRegistry"); ok {
