@@ -175,8 +175,7 @@ type serverValidation struct {
 
 func (f *serverValidation) Validator(directive string) (validation.Schema, error) {
 	if v := f.c.Version; v != nil {
-		minor, _ := strconv.Atoi(leadingDigits.FindString(v.Minor))
-		if leadingDigits.FindString(v.Major) == "1" && minor >= 27 {
+		if major, minor := majorMinor(v); major == 1 && minor >= 27 {
 			return validation.NullSchema{}, nil
 		}
 	}
@@ -192,6 +191,13 @@ func (e *UnsupportedVersionError) Error() string {
 }
 
 var leadingDigits = regexp.MustCompile(`^\d+`)
+
+// majorMinor reads a server version's major and minor ("28+" is 28).
+func majorMinor(info *version.Info) (int, int) {
+	major, _ := strconv.Atoi(leadingDigits.FindString(info.Major))
+	minor, _ := strconv.Atoi(leadingDigits.FindString(info.Minor))
+	return major, minor
+}
 
 func (c *Cluster) checkVersion(ctx context.Context) error {
 	var info *version.Info
@@ -210,8 +216,7 @@ func (c *Cluster) checkVersion(ctx context.Context) error {
 
 // CheckVersion refuses a server version outside MinMinor..MaxMinor.
 func CheckVersion(info *version.Info) error {
-	major, _ := strconv.Atoi(leadingDigits.FindString(info.Major))
-	minor, _ := strconv.Atoi(leadingDigits.FindString(info.Minor))
+	major, minor := majorMinor(info)
 	if major != 1 || minor < MinMinor || minor > MaxMinor {
 		return &UnsupportedVersionError{Version: info.GitVersion}
 	}
