@@ -3,7 +3,6 @@ package validate
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/google/cel-go/common"
@@ -209,113 +208,97 @@ func GatekeeperConstraintCRD(p *Policy) map[string]any {
 }
 
 // gatekeeperExpr rewrites one policy expression for Gatekeeper: pod is
-// variables.pod, params variables.params, the names of subst literals.
+// variables.pod, params variables.params, the names of subst literals;
+// otomi's image functions and quantity comparisons are expanded. The tree
+// is rewritten in place and printed back by cel-go's unparser.
 func gatekeeperExpr(src string, subst map[string]string) (string, error) {
-	p, err := parser.NewParser(parser.Macros()) // no macros: has, all, exists stay calls
+	e, err := parseCEL(src)
 	if err != nil {
 		return "", err
 	}
-	tree, errs := p.Parse(common.NewTextSource(src))
-	if errs != nil && len(errs.GetErrors()) > 0 {
-		return "", fmt.Errorf("%s", errs.ToDisplayString())
+	rw := &celRewriter{subst: subst, fac: ast.NewExprFactory()}
+	rw.rewrite(e)
+	if rw.err != nil {
+		return "", rw.err
 	}
-	w := &celWriter{subst: subst}
-	w.expr(tree.Expr())
-	return w.b.String(), w.err
+	var next int64
+	e.RenumberIDs(func(int64) int64 { next++; return next })
+	return parser.Unparse(e, ast.NewSourceInfo(nil))
 }
 
-type celWriter struct {
-	b     strings.Builder
+// parseCEL parses without macros: has, all, exists stay calls.
+func parseCEL(src string) (ast.Expr, error) {
+	p, err := parser.NewParser(parser.Macros())
+	if err != nil {
+		return nil, err
+	}
+	tree, errs := p.Parse(common.NewTextSource(src))
+	if errs != nil && len(errs.GetErrors()) > 0 {
+		return nil, fmt.Errorf("%s", errs.ToDisplayString())
+	}
+	return tree.Expr(), nil
+}
+
+// celExpansions are otomi's image functions in plain CEL, over the
+// argument x (an image reference); n is x without its digest.
+var celExpansions = map[string]string{
+	"imageDigest": `x.contains("@") ? x.substring(x.indexOf("@") + 1) : ""`,
+	"imageTag":    `n.lastIndexOf(":") > n.lastIndexOf("/") ? n.substring(n.lastIndexOf(":") + 1) : ""`,
+	"imageName":   `n.lastIndexOf(":") > n.lastIndexOf("/") ? n.substring(0, n.lastIndexOf(":")) : n`,
+	"allContainers": `(has(x.initContainers) ? x.initContainers : []) + (has(x.containers) ? x.containers : []) + ` +
+		`(has(x.ephemeralContainers) ? x.ephemeralContainers : [])`,
+}
+
+// withoutDigest is n of celExpansions.
+const withoutDigest = `x.contains("@") ? x.substring(0, x.indexOf("@")) : x`
+
+var celComparisons = map[string]bool{"_==_": true, "_!=_": true, "_<_": true, "_<=_": true, "_>_": true, "_>=_": true}
+
+type celRewriter struct {
 	subst map[string]string
+	fac   ast.ExprFactory
 	err   error
 }
 
-var celBinary = map[string]string{
-	"_&&_": "&&", "_||_": "||", "_==_": "==", "_!=_": "!=", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">=",
-	"_+_": "+", "_-_": "-", "_*_": "*", "_/_": "/", "_%_": "%", "@in": "in",
-}
-
-func (w *celWriter) fail(format string, args ...any) {
-	if w.err == nil {
-		w.err = fmt.Errorf(format, args...)
+func (rw *celRewriter) fail(format string, args ...any) {
+	if rw.err == nil {
+		rw.err = fmt.Errorf(format, args...)
 	}
 }
 
-func (w *celWriter) str(e ast.Expr) string {
-	sub := &celWriter{subst: w.subst}
-	sub.expr(e)
-	if sub.err != nil {
-		w.fail("%v", sub.err)
-	}
-	return sub.b.String()
-}
-
-func (w *celWriter) expr(e ast.Expr) {
+// rewrite translates e in place, its operands first.
+func (rw *celRewriter) rewrite(e ast.Expr) {
 	switch e.Kind() {
 	case ast.IdentKind:
-		name := e.AsIdent()
-		switch {
-		case w.subst[name] != "":
-			w.b.WriteString(w.subst[name])
+		switch name := e.AsIdent(); {
+		case rw.subst[name] != "":
+			rw.replace(e, rw.subst[name], nil)
 		case name == "pod" || name == "params":
-			w.b.WriteString("variables." + name)
-		default:
-			w.b.WriteString(name)
+			e.SetKindCase(rw.fac.NewSelect(0, rw.fac.NewIdent(0, "variables"), name))
 		}
 	case ast.SelectKind:
-		s := e.AsSelect()
-		w.expr(s.Operand())
-		w.b.WriteString("." + s.FieldName())
+		rw.rewrite(e.AsSelect().Operand())
 	case ast.LiteralKind:
-		w.literal(e.AsLiteral())
 	case ast.ListKind:
-		w.b.WriteString("[")
-		for i, el := range e.AsList().Elements() {
-			if i > 0 {
-				w.b.WriteString(", ")
-			}
-			w.expr(el)
+		for _, el := range e.AsList().Elements() {
+			rw.rewrite(el)
 		}
-		w.b.WriteString("]")
 	case ast.MapKind:
-		w.b.WriteString("{")
-		for i, en := range e.AsMap().Entries() {
-			if i > 0 {
-				w.b.WriteString(", ")
-			}
-			me := en.AsMapEntry()
-			w.expr(me.Key())
-			w.b.WriteString(": ")
-			w.expr(me.Value())
+		for _, en := range e.AsMap().Entries() {
+			rw.rewrite(en.AsMapEntry().Key())
+			rw.rewrite(en.AsMapEntry().Value())
 		}
-		w.b.WriteString("}")
 	case ast.CallKind:
-		w.call(e.AsCall())
-	default:
-		w.fail("unsupported expression kind %v", e.Kind())
-	}
-}
-
-func (w *celWriter) literal(v any) {
-	switch t := v.(type) {
-	case types.String:
-		w.b.WriteString(strconv.Quote(string(t)))
-	case types.Int:
-		w.b.WriteString(strconv.FormatInt(int64(t), 10))
-	case types.Uint:
-		w.b.WriteString(strconv.FormatUint(uint64(t), 10) + "u")
-	case types.Double:
-		s := strconv.FormatFloat(float64(t), 'g', -1, 64)
-		if !strings.ContainsAny(s, ".e") {
-			s += ".0"
+		c := e.AsCall()
+		if c.IsMemberFunction() {
+			rw.rewrite(c.Target())
 		}
-		w.b.WriteString(s)
-	case types.Bool:
-		w.b.WriteString(strconv.FormatBool(bool(t)))
-	case types.Null:
-		w.b.WriteString("null")
+		for _, a := range c.Args() {
+			rw.rewrite(a)
+		}
+		rw.call(e)
 	default:
-		w.fail("unsupported literal %v", v)
+		rw.fail("unsupported expression kind %v", e.Kind())
 	}
 }
 
@@ -324,112 +307,47 @@ func isCall(e ast.Expr, fn string) bool {
 	return e.Kind() == ast.CallKind && !e.AsCall().IsMemberFunction() && e.AsCall().FunctionName() == fn
 }
 
-func (w *celWriter) call(c ast.CallExpr) {
+// call expands otomi's image functions and turns a comparison of two
+// quantities into Gatekeeper's compareTo.
+func (rw *celRewriter) call(e ast.Expr) {
+	c := e.AsCall()
 	fn, args := c.FunctionName(), c.Args()
-	if op, ok := celBinary[fn]; ok && len(args) == 2 {
-		if isCall(args[0], "quantity") || isCall(args[1], "quantity") {
-			// Gatekeeper's quantity() is a Quantity: compare with compareTo.
-			if !isCall(args[0], "quantity") || !isCall(args[1], "quantity") || fn == "_&&_" || fn == "_||_" || fn == "@in" {
-				w.fail("quantity() is only translated in comparisons of two quantities")
-				return
-			}
-			fmt.Fprintf(&w.b, "(%s.compareTo(%s) %s 0)", w.str(args[0]), w.str(args[1]), op)
-			return
-		}
-		fmt.Fprintf(&w.b, "(%s %s %s)", w.str(args[0]), op, w.str(args[1]))
-		return
-	}
-	switch {
-	case fn == "!_" && len(args) == 1:
-		fmt.Fprintf(&w.b, "!%s", w.paren(args[0]))
-		return
-	case fn == "-_" && len(args) == 1:
-		fmt.Fprintf(&w.b, "-%s", w.paren(args[0]))
-		return
-	case fn == "_?_:_" && len(args) == 3:
-		fmt.Fprintf(&w.b, "(%s ? %s : %s)", w.str(args[0]), w.str(args[1]), w.str(args[2]))
-		return
-	case fn == "_[_]" && len(args) == 2:
-		fmt.Fprintf(&w.b, "%s[%s]", w.str(args[0]), w.str(args[1]))
-		return
-	}
-	if !c.IsMemberFunction() && len(args) == 1 {
-		x := w.str(args[0])
-		// The image reference without its digest.
-		n := fmt.Sprintf(`(%[1]s.contains("@") ? %[1]s.substring(0, %[1]s.indexOf("@")) : %[1]s)`, x)
-		tagged := fmt.Sprintf(`%[1]s.lastIndexOf(":") > %[1]s.lastIndexOf("/")`, n)
-		switch fn {
-		case "imageDigest":
-			fmt.Fprintf(&w.b, `(%[1]s.contains("@") ? %[1]s.substring(%[1]s.indexOf("@") + 1) : "")`, x)
-			return
-		case "imageTag":
-			fmt.Fprintf(&w.b, `(%s ? %s.substring(%s.lastIndexOf(":") + 1) : "")`, tagged, n, n)
-			return
-		case "imageName":
-			fmt.Fprintf(&w.b, `(%s ? %s.substring(0, %s.lastIndexOf(":")) : %s)`, tagged, n, n, n)
-			return
-		case "allContainers":
-			fmt.Fprintf(&w.b, `((has(%[1]s.initContainers) ? %[1]s.initContainers : []) + (has(%[1]s.containers) ? %[1]s.containers : []) + `+
-				`(has(%[1]s.ephemeralContainers) ? %[1]s.ephemeralContainers : []))`, x)
-			return
-		}
-	}
 	if c.IsMemberFunction() {
-		w.b.WriteString(w.paren(c.Target()) + ".")
+		return
 	}
-	w.b.WriteString(fn + "(")
-	for i, a := range args {
-		if i > 0 {
-			w.b.WriteString(", ")
+	if len(args) == 2 && (isCall(args[0], "quantity") || isCall(args[1], "quantity")) {
+		if !celComparisons[fn] || !isCall(args[0], "quantity") || !isCall(args[1], "quantity") {
+			rw.fail("quantity() is only translated in comparisons of two quantities")
+			return
 		}
-		w.expr(a)
+		e.SetKindCase(rw.fac.NewCall(0, fn, rw.fac.NewMemberCall(0, "compareTo", args[0], args[1]), rw.fac.NewLiteral(0, types.Int(0))))
+		return
 	}
-	w.b.WriteString(")")
+	if tmpl, ok := celExpansions[fn]; ok && len(args) == 1 {
+		rw.replace(e, tmpl, map[string]ast.Expr{"x": args[0], "n": rw.expand(withoutDigest, map[string]ast.Expr{"x": args[0]})})
+	}
 }
 
-// paren writes an operand that needs no parentheses as is.
-func (w *celWriter) paren(e ast.Expr) string {
-	s := w.str(e)
-	switch e.Kind() {
-	case ast.IdentKind, ast.SelectKind, ast.LiteralKind, ast.ListKind, ast.MapKind:
-		return s
+// replace puts the expression src in place of e, its identifiers named in
+// vars replaced by (copies of) their expressions.
+func (rw *celRewriter) replace(e ast.Expr, src string, vars map[string]ast.Expr) {
+	if r := rw.expand(src, vars); r != nil {
+		e.SetKindCase(r)
 	}
-	if strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") && balanced(s[1:len(s)-1]) {
-		return s
-	}
-	if e.Kind() == ast.CallKind {
-		if _, op := celBinary[e.AsCall().FunctionName()]; !op && e.AsCall().FunctionName() != "_?_:_" && e.AsCall().FunctionName() != "!_" {
-			return s
-		}
-	}
-	return "(" + s + ")"
 }
 
-// balanced tells whether the parentheses of s pair up, outside strings.
-func balanced(s string) bool {
-	depth := 0
-	inStr := byte(0)
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case inStr != 0:
-			if ch == '\\' {
-				i++
-			} else if ch == inStr {
-				inStr = 0
-			}
-		case ch == '"' || ch == '\'':
-			inStr = ch
-		case ch == '(':
-			depth++
-		case ch == ')':
-			depth--
-			if depth < 0 {
-				return false
-			}
-		}
+func (rw *celRewriter) expand(src string, vars map[string]ast.Expr) ast.Expr {
+	r, err := parseCEL(src)
+	if err != nil {
+		rw.fail("%v", err)
+		return nil
 	}
-	return depth == 0
+	ast.PostOrderVisit(r, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() == ast.IdentKind && vars[x.AsIdent()] != nil {
+			x.SetKindCase(rw.fac.CopyExpr(vars[x.AsIdent()]))
+		}
+	}))
+	return r
 }
 
 // GatekeeperPolicy is what the constraints chart knows of a policy.
