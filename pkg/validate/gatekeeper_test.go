@@ -188,3 +188,23 @@ func (quantityLib) CompileOptions() []cel.EnvOption {
 			}))),
 	}
 }
+
+// TestGatekeeperExpr: names, literals and quantity comparisons are
+// rewritten for Gatekeeper; quantity() elsewhere is refused.
+func TestGatekeeperExpr(t *testing.T) {
+	got, err := gatekeeperExpr(`pod.spec.hostNetwork != true && initContainer`, map[string]string{"initContainer": "false"})
+	require.NoError(t, err)
+	assert.Equal(t, `variables.pod.spec.hostNetwork != true && false`, got)
+
+	got, err = gatekeeperExpr(`quantity(container.resources.limits.cpu) <= quantity(params.cpu)`, nil)
+	require.NoError(t, err)
+	assert.Equal(t, `quantity(container.resources.limits.cpu).compareTo(quantity(variables.params.cpu)) <= 0`, got)
+
+	_, err = gatekeeperExpr(`quantity(a) && true`, nil)
+	assert.ErrorContains(t, err, "quantity() is only translated in comparisons of two quantities")
+
+	got, err = gatekeeperExpr(`imageDigest(container.image) != ""`, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, got, "imageDigest")
+	assert.Contains(t, got, `container.image.substring(container.image.indexOf("@") + 1)`)
+}
